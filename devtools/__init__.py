@@ -1,0 +1,1 @@
+"""Developer tooling: local DynamoDB (DynamoDB Local) and template helpers for tests and benches."""
