@@ -1,0 +1,1 @@
+"""Loyalty service domain layer: program rules, the points ledger and its persistence."""

@@ -1,0 +1,30 @@
+"""Domain errors. Each maps to one outcome at the edge (HTTP status, batch failure);
+the mapping lives in one place per kind of edge."""
+
+
+class LoyaltyError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class InvalidMessage(LoyaltyError):
+    """A message or request that can never succeed as sent (bad JSON, missing fields...)."""
+
+
+class DuplicateEvent(LoyaltyError):
+    """The business event (order, refund, review...) has already changed the ledger."""
+
+
+class ConcurrentUpdate(LoyaltyError):
+    """Another writer changed the member between our read and our write; read again."""
+
+
+class OrderNotFound(LoyaltyError):
+    """A refund whose order has not been recorded (yet): retried, then dead-lettered."""
+
+
+class MemberNotFound(LoyaltyError):
+    """No member with that id."""
+
+
+class InsufficientPoints(LoyaltyError):
+    """The balance does not cover the points at the moment of the write."""

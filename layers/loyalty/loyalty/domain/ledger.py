@@ -1,0 +1,490 @@
+"""The points ledger: entries, lots and the member's running totals, and the pure planning
+of what one business event writes. Nothing here performs I/O; the data-access module turns a
+plan into one DynamoDB transaction.
+
+Balance model (see docs/design.md):
+- every positive earning creates a *lot* that expires `expiryMonths` after it was earned;
+- the profile keeps `lotTotal` (sum of the lots' current points) and `debited` (points spent
+  or expired); `balance = lotTotal - debited` and equals the sum of the ledger entries;
+- spending is attributed to lots soonest-expiring first, so the unspent part of a lot is
+  `clamp(settledEarned + earned-before-it-by-expiry + lot - debited, 0, lot)`: a redemption
+  writes a constant number of items whatever the history;
+- a refund reverses points by lowering its order's lot (and the balance); when those points
+  were already spent the balance goes negative and later earnings pay that debt first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Literal
+
+from loyalty.domain.calendar import add_months
+from loyalty.domain.errors import InvalidMessage
+from loyalty.domain.orders import OrderCompleted, OrderRefunded
+from loyalty.domain.rules import ProgramRules, TierName
+
+EntryType = Literal["earn", "redeem", "expire", "reverse", "adjust"]
+
+# Human-friendly referral codes: no 0/O, 1/I/L to misread; 32^8 ≈ 10^12 codes.
+_REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REFERRAL_CODE_LENGTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One point movement. `points` is signed; the entry carries no personal data."""
+
+    entry_id: str
+    member_id: str
+    type: EntryType
+    reason: str
+    points: int
+    occurred_at: datetime
+    reference: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LotRef:
+    lot_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PointsLot:
+    """Points earned together, expiring together. `points` is the current amount (refunds
+    lower it); `original_points` what was earned."""
+
+    lot_id: str
+    member_id: str
+    points: int
+    original_points: int
+    earned_at: datetime
+    expires_at: datetime
+    reason: str
+    reference: str
+
+    @property
+    def ref(self) -> LotRef:
+        return LotRef(self.lot_id, self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class LotReduction:
+    lot: LotRef
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberState:
+    """What the ledger needs of a member's profile. `version` changes with every write that
+    changes earning state (tierPoints, orderCount); writers condition on it."""
+
+    member_id: str
+    enrolled_at: datetime
+    version: int
+    balance: int
+    pending_points: int
+    tier_points: int
+    tier: TierName
+    lot_total: int
+    debited: int
+    settled_earned: int
+    order_count: int
+    referral_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order as recorded when its points were awarded: the order's dedupe marker, and what
+    a refund needs to reverse exactly what was earned, whatever the rules are by then."""
+
+    order_id: str
+    member_id: str
+    occurred_at: datetime
+    eligible_amount: Decimal
+    purchase_points: int
+    points_per_dollar: int
+    seasonal_multiplier: Decimal
+    rules_version: int
+    purchase_lot: LotRef | None
+    order_number: int
+    first_purchase_bonus: int
+    bonus_lot: LotRef | None
+    referral_code: str | None = None
+    refunded_amount: Decimal = Decimal("0.00")
+    reversed_points: int = 0
+    bonus_reversed: bool = False
+    refund_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    member_id: str
+    enrolled_at: datetime
+    enrolled_by: str
+    referral_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """Counter deltas applied atomically to the profile, guarded by `expected_version`
+    (or, for `new_member`, by the profile not existing yet)."""
+
+    member_id: str
+    expected_version: int | None
+    tier: TierName
+    balance: int = 0
+    lot_total: int = 0
+    tier_points: int = 0
+    debited: int = 0
+    order_count: int = 0
+    new_member: NewMember | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAwardPlan:
+    order: OrderRecord
+    member: MemberChange
+    entries: tuple[LedgerEntry, ...]
+    lots: tuple[PointsLot, ...]
+
+    @property
+    def points(self) -> int:
+        return sum(entry.points for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPlan:
+    refund_id: str
+    order_before: OrderRecord
+    order_after: OrderRecord
+    member: MemberChange
+    entries: tuple[LedgerEntry, ...]
+    lot_reductions: tuple[LotReduction, ...]
+
+    @property
+    def points(self) -> int:
+        return sum(entry.points for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendPlan:
+    """Points leaving the balance (a redemption, a negative adjustment): written only if the
+    balance covers them at the moment of the write, once per `reference`."""
+
+    member_id: str
+    points: int
+    entry: LedgerEntry
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseCalculation:
+    eligible_amount: Decimal
+    seasonal_multiplier: Decimal
+    points: int
+
+
+def make_entry_id(occurred_at: datetime, reference: str, reason: str, ordinal: int = 0) -> str:
+    """Time-sortable and deterministic: the same business event always yields the same id,
+    so a retried write cannot create a second entry. `ordinal` keeps the entries of one
+    event in the order they were made (purchase before its bonus)."""
+    digest = hashlib.sha256(f"{reference}\x1f{reason}".encode()).hexdigest()[:12]
+    stamp = occurred_at.strftime("%Y%m%d%H%M%S") + f"{occurred_at.microsecond // 1000:03d}"
+    return f"{stamp}{ordinal:02d}-{digest}"
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def purchase_points(rules: ProgramRules, order: OrderCompleted) -> PurchaseCalculation:
+    """`floor(Σ line amount × pointsPerDollar × category multiplier × seasonal multiplier)`,
+    in Decimal, floored once per order."""
+    seasonal = rules.seasonal_multiplier(order.occurred_at.date())
+    weighted = sum(
+        (line.amount * rules.category_multiplier(line.category) for line in order.lines),
+        Decimal(0),
+    )
+    raw = weighted * rules.points_per_dollar * seasonal
+    points = int(raw.to_integral_value(rounding=ROUND_FLOOR))
+    return PurchaseCalculation(order.eligible_amount, seasonal, points)
+
+
+class _EarningBuilder:
+    """Collects the entries and lots of one event's earnings."""
+
+    def __init__(self, rules: ProgramRules, member_id: str, now: datetime) -> None:
+        self.rules = rules
+        self.member_id = member_id
+        self.now = now
+        self.entries: list[LedgerEntry] = []
+        self.lots: list[PointsLot] = []
+        self.earned = 0
+
+    def earn(
+        self,
+        *,
+        reason: str,
+        points: int,
+        occurred_at: datetime,
+        reference: str,
+        details: Mapping[str, str],
+    ) -> LotRef | None:
+        if points <= 0:
+            return None
+        entry_id = make_entry_id(occurred_at, reference, reason, len(self.entries))
+        self.earned += points
+        self.entries.append(
+            LedgerEntry(
+                entry_id=entry_id,
+                member_id=self.member_id,
+                type="earn",
+                reason=reason,
+                points=points,
+                occurred_at=occurred_at,
+                reference=reference,
+                details={**details, "rulesVersion": str(self.rules.version)},
+            )
+        )
+        expires_at = add_months(occurred_at, self.rules.expiry_months)
+        if expires_at <= self.now:
+            # Earned so long ago that the points have already expired: the history shows
+            # both movements and no lot is left for the expiry job to find.
+            self.entries.append(
+                LedgerEntry(
+                    entry_id=make_entry_id(
+                        occurred_at, reference, f"{reason}:expired", len(self.entries)
+                    ),
+                    member_id=self.member_id,
+                    type="expire",
+                    reason="expired-on-arrival",
+                    points=-points,
+                    occurred_at=self.now,
+                    reference=reference,
+                )
+            )
+            return None
+        lot = PointsLot(
+            lot_id=entry_id,
+            member_id=self.member_id,
+            points=points,
+            original_points=points,
+            earned_at=occurred_at,
+            expires_at=expires_at,
+            reason=reason,
+            reference=reference,
+        )
+        self.lots.append(lot)
+        return lot.ref
+
+    @property
+    def lot_points(self) -> int:
+        return sum(lot.points for lot in self.lots)
+
+
+def plan_order_award(
+    rules: ProgramRules,
+    member: MemberState | None,
+    order: OrderCompleted,
+    now: datetime,
+    referral_code: str | None = None,
+) -> OrderAwardPlan:
+    """Everything one completed order writes: purchase points, the first-purchase bonus,
+    order-count milestones, the order record, and (for an unknown member) the enrollment."""
+    calculation = purchase_points(rules, order)
+    order_number = (member.order_count if member else 0) + 1
+    builder = _EarningBuilder(rules, order.member_id, now)
+    purchase_lot = builder.earn(
+        reason="purchase",
+        points=calculation.points,
+        occurred_at=order.occurred_at,
+        reference=order.order_id,
+        details={
+            "eligibleAmount": str(calculation.eligible_amount),
+            "pointsPerDollar": str(rules.points_per_dollar),
+            "seasonalMultiplier": str(calculation.seasonal_multiplier),
+        },
+    )
+    bonus = rules.first_purchase_bonus if order_number == 1 else 0
+    bonus_lot = builder.earn(
+        reason="first-purchase-bonus",
+        points=bonus,
+        occurred_at=order.occurred_at,
+        reference=order.order_id,
+        details={},
+    )
+    builder.earn(
+        reason=f"order-milestone-{order_number}",
+        points=rules.order_milestone_points(order_number),
+        occurred_at=order.occurred_at,
+        reference=order.order_id,
+        details={"orderCount": str(order_number)},
+    )
+
+    tier_points_before = member.tier_points if member else 0
+    new_member = None
+    if member is None:
+        new_member = NewMember(
+            member_id=order.member_id,
+            enrolled_at=order.occurred_at,
+            enrolled_by="order",
+            referral_code=referral_code or new_referral_code(),
+        )
+    change = MemberChange(
+        member_id=order.member_id,
+        expected_version=member.version if member else None,
+        tier=rules.tier_for(tier_points_before + builder.earned),
+        balance=builder.lot_points,
+        lot_total=builder.lot_points,
+        tier_points=builder.earned,
+        order_count=1,
+        new_member=new_member,
+    )
+    record = OrderRecord(
+        order_id=order.order_id,
+        member_id=order.member_id,
+        occurred_at=order.occurred_at,
+        eligible_amount=calculation.eligible_amount,
+        purchase_points=calculation.points,
+        points_per_dollar=rules.points_per_dollar,
+        seasonal_multiplier=calculation.seasonal_multiplier,
+        rules_version=rules.version,
+        purchase_lot=purchase_lot,
+        order_number=order_number,
+        first_purchase_bonus=bonus,
+        bonus_lot=bonus_lot,
+        referral_code=order.referral_code,
+    )
+    return OrderAwardPlan(record, change, tuple(builder.entries), tuple(builder.lots))
+
+
+def plan_refund(
+    rules: ProgramRules,
+    member: MemberState,
+    order: OrderRecord,
+    refund: OrderRefunded,
+    now: datetime,
+) -> RefundPlan:
+    """Reverse the order's purchase points in proportion to the cumulative refunded amount
+    (rounded down, so several partial refunds never reverse more than one full refund), and
+    the first-purchase bonus when the first order is refunded in full.
+
+    Points whose lot has already expired are not taken from the balance again (they were
+    spent or expired); they still come off the tier basis."""
+    if order.member_id != refund.member_id:
+        raise InvalidMessage("memberId does not match the member of the refunded order")
+    refunded = order.refunded_amount + refund.amount
+    full = order.eligible_amount == 0 or refunded >= order.eligible_amount
+    if full:
+        target = order.purchase_points
+    else:
+        exact = Decimal(order.purchase_points) * refunded / order.eligible_amount
+        target = int(exact.to_integral_value(rounding=ROUND_FLOOR))
+    reversals = [("refund", target - order.reversed_points, order.purchase_lot)]
+    bonus_reversed = order.bonus_reversed
+    if full and order.first_purchase_bonus and not order.bonus_reversed:
+        reversals.append(
+            ("refund-first-purchase-bonus", order.first_purchase_bonus, order.bonus_lot)
+        )
+        bonus_reversed = True
+
+    entries: list[LedgerEntry] = []
+    reductions: list[LotReduction] = []
+    tier_reversed = 0
+    for ordinal, (reason, points, lot) in enumerate(reversals):
+        if points <= 0:
+            continue
+        tier_reversed += points
+        if lot is None or lot.expires_at <= now:
+            continue
+        reductions.append(LotReduction(lot, points))
+        entries.append(
+            LedgerEntry(
+                entry_id=make_entry_id(refund.occurred_at, refund.refund_id, reason, ordinal),
+                member_id=member.member_id,
+                type="reverse",
+                reason=reason,
+                points=-points,
+                occurred_at=refund.occurred_at,
+                reference=order.order_id,
+                details={"refundId": refund.refund_id, "refundAmount": str(refund.amount)},
+            )
+        )
+    balance_reversed = sum(reduction.points for reduction in reductions)
+    change = MemberChange(
+        member_id=member.member_id,
+        expected_version=member.version,
+        tier=rules.tier_for(member.tier_points - tier_reversed),
+        balance=-balance_reversed,
+        lot_total=-balance_reversed,
+        tier_points=-tier_reversed,
+    )
+    after = replace(
+        order,
+        refunded_amount=refunded,
+        reversed_points=target,
+        bonus_reversed=bonus_reversed,
+        refund_count=order.refund_count + 1,
+    )
+    return RefundPlan(refund.refund_id, order, after, change, tuple(entries), tuple(reductions))
+
+
+def plan_spend(
+    member_id: str,
+    points: int,
+    *,
+    entry_type: EntryType,
+    reason: str,
+    reference: str,
+    occurred_at: datetime,
+    details: Mapping[str, str] | None = None,
+) -> SpendPlan:
+    """Spending needs no read: the balance condition is checked inside the write, and the
+    soonest-expiring lots are consumed implicitly by raising `debited`."""
+    if points <= 0:
+        raise InvalidMessage("points to spend must be a positive integer")
+    entry = LedgerEntry(
+        entry_id=make_entry_id(occurred_at, reference, reason),
+        member_id=member_id,
+        type=entry_type,
+        reason=reason,
+        points=-points,
+        occurred_at=occurred_at,
+        reference=reference,
+        details=details or {},
+    )
+    return SpendPlan(member_id, points, entry)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringPoints:
+    points: int
+    expires_at: datetime
+
+
+def unspent_by_expiry(
+    lots: Iterable[PointsLot], *, settled_earned: int, debited: int
+) -> list[ExpiringPoints]:
+    """The unspent points of each live lot, soonest-expiring first, grouped by expiry instant.
+
+    Spending is attributed soonest-expiring first: lots are ordered by expiry and the first
+    `debited - settled_earned` points of that order are spent."""
+    remaining_debit = debited - settled_earned
+    grouped: dict[datetime, int] = {}
+    for lot in sorted(lots, key=lambda lot: (lot.expires_at, lot.lot_id)):
+        spent_here = min(max(remaining_debit, 0), lot.points)
+        remaining_debit -= lot.points
+        unspent = lot.points - spent_here
+        if unspent > 0:
+            grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + unspent
+    return [ExpiringPoints(points, expires_at) for expires_at, points in grouped.items()]
+
+
+def balance_of(entries: Sequence[LedgerEntry]) -> int:
+    return sum(entry.points for entry in entries)

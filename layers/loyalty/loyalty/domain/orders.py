@@ -1,0 +1,126 @@
+"""Order messages from the shops' order systems (contract: "Order messages")."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from loyalty.domain.calendar import utc
+from loyalty.domain.errors import InvalidMessage
+
+MEMBER_ID_PATTERN = r"^[A-Za-z0-9\-_.@]{1,64}$"
+_MONEY = re.compile(r"^\d{1,10}\.\d{2}$")
+
+MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
+# Order, refund and SKU ids are the shop's own; printable, bounded, no control characters.
+ExternalId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
+]
+
+
+def _money(value: object) -> Decimal:
+    # Money arrives as a decimal string with two decimals; never a JSON number (floats lose cents).
+    if not isinstance(value, str) or not _MONEY.match(value):
+        raise ValueError('must be a decimal string with two decimals, e.g. "12.34"')
+    return Decimal(value)
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
+
+
+class MessageModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class OrderLine(MessageModel):
+    sku: ExternalId
+    category: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    quantity: int = Field(ge=1, le=100_000, strict=True)
+    unit_price: Money
+
+    @property
+    def amount(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class OrderCompleted(MessageModel):
+    type: Literal["order.completed"]
+    order_id: ExternalId
+    member_id: MemberId
+    occurred_at: UtcDatetime
+    currency: Literal["USD"]
+    lines: list[OrderLine] = Field(max_length=1000)
+    referral_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+
+    @property
+    def eligible_amount(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+class OrderRefunded(MessageModel):
+    type: Literal["order.refunded"]
+    order_id: ExternalId
+    refund_id: ExternalId
+    member_id: MemberId
+    occurred_at: UtcDatetime
+    currency: Literal["USD"]
+    amount: Money
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("a refund amount must be greater than 0.00")
+        return value
+
+
+_MESSAGE_TYPES = {"order.completed", "order.refunded"}
+OrderMessage = Annotated[OrderCompleted | OrderRefunded, Field(discriminator="type")]
+_ORDER_MESSAGE: TypeAdapter[OrderCompleted | OrderRefunded] = TypeAdapter(OrderMessage)
+
+
+def parse_order_message(body: str) -> OrderCompleted | OrderRefunded:
+    """Parse an SQS body: the order itself, or an EventBridge envelope with it in `detail`.
+    Raises InvalidMessage with a reason that carries no field values (no personal data)."""
+    try:
+        document: Any = json.loads(body, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise InvalidMessage(f"body is not JSON: {error.msg}") from None
+    if isinstance(document, dict) and "detail" in document and "detail-type" in document:
+        document = document["detail"]
+    if not isinstance(document, dict):
+        raise InvalidMessage("body must be a JSON object")
+    try:
+        return _ORDER_MESSAGE.validate_python(document)
+    except ValidationError as error:
+        raise InvalidMessage(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Field paths and reasons only: the input values may hold personal data."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        location = [str(part) for part in item["loc"]]
+        if location and location[0] in _MESSAGE_TYPES:
+            location = location[1:]  # the discriminator's tag, not a field
+        problems.append(f"{'.'.join(location) or 'body'}: {item['msg']}")
+    return "; ".join(problems)

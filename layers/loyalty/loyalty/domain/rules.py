@@ -1,0 +1,201 @@
+"""The program's rules as data: every number of the contract's default program, overridable
+per deployment and validated at load. Field names are camelCase on the wire."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from loyalty.domain.calendar import black_friday, cyber_monday
+
+TierName = Literal["Bronze", "Silver", "Gold"]
+TIER_ORDER: tuple[TierName, ...] = ("Bronze", "Silver", "Gold")
+
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+_NAMED_ANCHORS = {"black-friday": black_friday, "cyber-monday": cyber_monday}
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=8, decimal_places=4)]
+
+
+class RulesModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class SeasonalWindow(RulesModel):
+    """A calendar window in which purchase points are multiplied. `start` and `end` are
+    inclusive and are either `MM-DD` or a named anchor computed for each year
+    (`black-friday`, `cyber-monday`). A window whose end precedes its start spans new year."""
+
+    name: str = Field(min_length=1, max_length=64)
+    start: str
+    end: str
+    multiplier: Multiplier
+
+    @field_validator("start", "end")
+    @classmethod
+    def _anchor(cls, value: str) -> str:
+        if value in _NAMED_ANCHORS:
+            return value
+        if _MONTH_DAY.match(value):
+            month, day = map(int, value.split("-"))
+            date(2024, month, day)  # raises for 02-30 and the like; 2024 admits 02-29
+            return value
+        raise ValueError("must be MM-DD, 'black-friday' or 'cyber-monday'")
+
+    def _resolve(self, anchor: str, year: int) -> date:
+        named = _NAMED_ANCHORS.get(anchor)
+        if named is not None:
+            return named(year)
+        month, day = map(int, anchor.split("-"))
+        if (month, day) == (2, 29) and not _is_leap(year):
+            return date(year, 2, 28)
+        return date(year, month, day)
+
+    def contains(self, day: date) -> bool:
+        for start_year in (day.year - 1, day.year):
+            start = self._resolve(self.start, start_year)
+            end = self._resolve(self.end, start_year)
+            if end < start:
+                end = self._resolve(self.end, start_year + 1)
+            if start <= day <= end:
+                return True
+        return False
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+class TierRule(RulesModel):
+    name: TierName
+    min_points: NonNegativeInt
+    benefits: list[str] = Field(default_factory=list)
+
+
+class OrderMilestone(RulesModel):
+    order_count: int = Field(ge=1)
+    points: NonNegativeInt
+
+
+class TenureMilestone(RulesModel):
+    months: int = Field(ge=1, le=600)
+    points: NonNegativeInt
+
+
+class ReferralRules(RulesModel):
+    referrer_points: NonNegativeInt = 70
+    referee_points: NonNegativeInt = 70
+    referrer_monthly_cap: NonNegativeInt = 10
+
+
+def _default_seasons() -> list[SeasonalWindow]:
+    return [
+        SeasonalWindow(
+            name="black-friday-to-cyber-monday",
+            start="black-friday",
+            end="cyber-monday",
+            multiplier=Decimal(2),
+        ),
+        SeasonalWindow(name="holidays", start="12-20", end="12-25", multiplier=Decimal(2)),
+    ]
+
+
+def _default_tiers() -> list[TierRule]:
+    return [
+        TierRule(name="Bronze", min_points=0, benefits=[]),
+        TierRule(
+            name="Silver",
+            min_points=1001,
+            benefits=["Early access to sales", "Priority support"],
+        ),
+        TierRule(
+            name="Gold",
+            min_points=5001,
+            benefits=[
+                "15% member discount",
+                "VIP events",
+                "Early access to sales",
+                "Personalised recommendations",
+            ],
+        ),
+    ]
+
+
+class ProgramRules(RulesModel):
+    """The whole rules document. `version` identifies the document each earned amount was
+    computed with; it is recorded on every earn entry."""
+
+    version: int = Field(default=1, ge=1)
+    points_per_dollar: int = Field(default=100, ge=0, le=100_000)
+    category_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
+    seasonal_multipliers: list[SeasonalWindow] = Field(default_factory=_default_seasons)
+    first_purchase_bonus: NonNegativeInt = 150
+    review_points: NonNegativeInt = 50
+    social_share_points: NonNegativeInt = 80
+    social_share_monthly_cap: NonNegativeInt = 5
+    referral: ReferralRules = Field(default_factory=ReferralRules)
+    order_milestones: list[OrderMilestone] = Field(
+        default_factory=lambda: [OrderMilestone(order_count=100, points=1000)]
+    )
+    tenure_milestones: list[TenureMilestone] = Field(
+        default_factory=lambda: [TenureMilestone(months=2, points=200)]
+    )
+    birthday_bonus: NonNegativeInt = 1500
+    tiers: list[TierRule] = Field(default_factory=_default_tiers)
+    expiry_months: int = Field(default=12, ge=1, le=120)
+    expiry_warning_days: int = Field(default=30, ge=0, le=365)
+    pending_hold_days: int = Field(default=0, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgramRules:
+        names = [tier.name for tier in self.tiers]
+        if names != list(TIER_ORDER):
+            raise ValueError("tiers must be exactly Bronze, Silver, Gold in that order")
+        if self.tiers[0].min_points != 0:
+            raise ValueError("the Bronze tier must start at 0 points")
+        thresholds = [tier.min_points for tier in self.tiers]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tier thresholds must strictly increase")
+        counts = [m.order_count for m in self.order_milestones]
+        if len(counts) != len(set(counts)):
+            raise ValueError("order milestones must have distinct order counts")
+        months = [m.months for m in self.tenure_milestones]
+        if len(months) != len(set(months)):
+            raise ValueError("tenure milestones must have distinct month counts")
+        return self
+
+    def seasonal_multiplier(self, day: date) -> Decimal:
+        """The largest multiplier of the windows containing `day` (windows do not stack)."""
+        return max(
+            (window.multiplier for window in self.seasonal_multipliers if window.contains(day)),
+            default=Decimal(1),
+        )
+
+    def category_multiplier(self, category: str | None) -> Decimal:
+        if category is None:
+            return Decimal(1)
+        return self.category_multipliers.get(category, Decimal(1))
+
+    def tier_for(self, tier_points: int) -> TierName:
+        current: TierName = "Bronze"
+        for tier in self.tiers:
+            if tier_points >= tier.min_points:
+                current = tier.name
+        return current
+
+    def next_tier(self, tier_points: int) -> TierRule | None:
+        for tier in self.tiers:
+            if tier.min_points > tier_points:
+                return tier
+        return None
+
+    def order_milestone_points(self, order_count: int) -> int:
+        return sum(m.points for m in self.order_milestones if m.order_count == order_count)

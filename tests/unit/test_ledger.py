@@ -1,0 +1,248 @@
+"""The pure planning of earnings and refunds (no I/O)."""
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from loyalty.domain.errors import InvalidMessage
+from loyalty.domain.ledger import (
+    MemberState,
+    OrderAwardPlan,
+    PointsLot,
+    make_entry_id,
+    plan_order_award,
+    plan_refund,
+    purchase_points,
+    unspent_by_expiry,
+)
+from loyalty.domain.orders import parse_order_message
+from loyalty.domain.rules import ProgramRules
+
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+RULES = ProgramRules()
+
+
+def order(order_id="o-1", member_id="c-1", at="2026-11-10T10:00:00Z", lines=None, **extra):
+    lines = lines or [{"sku": "S", "category": "shoes", "quantity": 1, "unitPrice": "10.00"}]
+    body = {
+        "type": "order.completed",
+        "orderId": order_id,
+        "memberId": member_id,
+        "occurredAt": at,
+        "currency": "USD",
+        "lines": lines,
+        **extra,
+    }
+    return parse_order_message(json.dumps(body))
+
+
+def refund(amount, refund_id="r-1", order_id="o-1", member_id="c-1", at="2026-11-20T10:00:00Z"):
+    body = {
+        "type": "order.refunded",
+        "orderId": order_id,
+        "refundId": refund_id,
+        "memberId": member_id,
+        "occurredAt": at,
+        "currency": "USD",
+        "amount": amount,
+    }
+    return parse_order_message(json.dumps(body))
+
+
+def member_after(plan: OrderAwardPlan, previous: MemberState | None = None) -> MemberState:
+    base = previous or MemberState(
+        member_id=plan.member.member_id,
+        enrolled_at=plan.order.occurred_at,
+        version=0,
+        balance=0,
+        pending_points=0,
+        tier_points=0,
+        tier="Bronze",
+        lot_total=0,
+        debited=0,
+        settled_earned=0,
+        order_count=0,
+        referral_code="ABCDEFGH",
+    )
+    return replace(
+        base,
+        version=base.version + 1,
+        balance=base.balance + plan.member.balance,
+        tier_points=base.tier_points + plan.member.tier_points,
+        tier=plan.member.tier,
+        lot_total=base.lot_total + plan.member.lot_total,
+        order_count=base.order_count + 1,
+    )
+
+
+def line(price, quantity=1, category=None):
+    return {"sku": "S", "category": category, "quantity": quantity, "unitPrice": price}
+
+
+def test_purchase_points_are_floored_once_per_order():
+    # 3 × 0.33 = 0.99 dollars → 99 points; flooring per line would lose nothing here, but
+    # 1.005-style fractions only appear with multipliers: 0.99 × 1.5 = 1.485 → 148.
+    rules = ProgramRules.model_validate({"categoryMultipliers": {"toys": "1.5"}})
+    plain = order(lines=[line("0.33", 3)])
+    assert purchase_points(RULES, plain).points == 99
+    multiplied = order(lines=[line("0.33", 3, "toys")])
+    assert purchase_points(rules, multiplied).points == 148
+    mixed = order(lines=[line("0.01", 1, "toys"), line("0.01", 1, "toys")])
+    assert purchase_points(rules, mixed).points == 3  # 2 × 1.5 = 3.0, not 1 + 1
+
+
+def test_category_and_seasonal_multipliers_combine():
+    rules = ProgramRules.model_validate({"categoryMultipliers": {"shoes": 3}})
+    black_friday = order(at="2026-11-27T10:00:00Z", lines=[line("10.00", 2, "shoes"), line("5.00")])
+    calculation = purchase_points(rules, black_friday)
+    assert calculation.seasonal_multiplier == 2
+    assert calculation.points == (2000 * 3 + 500) * 2
+
+
+def test_first_order_earns_purchase_points_and_the_first_purchase_bonus():
+    plan = plan_order_award(RULES, None, order(lines=[line("19.99", 2)]), NOW)
+    reasons = [(entry.reason, entry.points) for entry in plan.entries]
+    assert reasons == [("purchase", 3998), ("first-purchase-bonus", 150)]
+    assert plan.member.new_member is not None
+    assert plan.member.balance == plan.member.tier_points == 4148
+    assert plan.member.tier == "Silver"
+    assert [lot.points for lot in plan.lots] == [3998, 150]
+    assert all(lot.expires_at == datetime(2027, 11, 10, 10, tzinfo=UTC) for lot in plan.lots)
+    assert plan.order.first_purchase_bonus == 150
+    assert plan.entries[0].details["rulesVersion"] == "1"
+
+
+def test_second_order_has_no_bonus_and_the_hundredth_reaches_the_milestone():
+    first = plan_order_award(RULES, None, order(), NOW)
+    member = member_after(first)
+    second = plan_order_award(RULES, member, order("o-2"), NOW)
+    assert [entry.reason for entry in second.entries] == ["purchase"]
+    assert second.member.expected_version == member.version
+    ninety_nine = replace(member, order_count=99)
+    hundredth = plan_order_award(RULES, ninety_nine, order("o-100"), NOW)
+    assert [(e.reason, e.points) for e in hundredth.entries] == [
+        ("purchase", 1000),
+        ("order-milestone-100", 1000),
+    ]
+    hundred_first = plan_order_award(RULES, replace(member, order_count=100), order("o-101"), NOW)
+    assert [e.reason for e in hundred_first.entries] == ["purchase"]
+
+
+def test_an_order_older_than_the_expiry_period_earns_and_expires_at_once():
+    plan = plan_order_award(RULES, None, order(at="2025-10-01T00:00:00Z"), NOW)
+    assert sum(entry.points for entry in plan.entries) == 0
+    assert {entry.type for entry in plan.entries} == {"earn", "expire"}
+    assert plan.lots == ()
+    assert plan.member.balance == 0
+    assert plan.member.tier_points == 1150  # earned, so it counts towards the tier
+
+
+def test_entry_ids_are_deterministic_and_time_sortable():
+    earlier = make_entry_id(datetime(2026, 1, 1, tzinfo=UTC), "o-9", "purchase")
+    later = make_entry_id(datetime(2026, 1, 2, tzinfo=UTC), "o-1", "purchase")
+    assert earlier == make_entry_id(datetime(2026, 1, 1, tzinfo=UTC), "o-9", "purchase")
+    assert earlier < later
+
+
+def _awarded(lines, previous=None):
+    plan = plan_order_award(RULES, previous, order(lines=lines), NOW)
+    return plan, member_after(plan, previous)
+
+
+def test_partial_refunds_reverse_in_proportion_and_never_more_than_earned():
+    plan, member = _awarded([line("30.00")])  # 3000 + 150 bonus
+    record = plan.order
+    first = plan_refund(RULES, member, record, refund("10.00", "r-1"), NOW)
+    assert [(e.reason, e.points) for e in first.entries] == [("refund", -1000)]
+    second = plan_refund(RULES, member, first.order_after, refund("10.00", "r-2"), NOW)
+    assert second.points == -1000
+    third = plan_refund(RULES, member, second.order_after, refund("10.00", "r-3"), NOW)
+    # The third makes it a full refund of the first order: the bonus goes too.
+    assert [(e.reason, e.points) for e in third.entries] == [
+        ("refund", -1000),
+        ("refund-first-purchase-bonus", -150),
+    ]
+    fourth = plan_refund(RULES, member, third.order_after, refund("5.00", "r-4"), NOW)
+    assert fourth.entries == ()
+
+
+def test_rounding_of_partial_refunds_adds_up_to_the_full_reversal():
+    plan, member = _awarded([line("0.03")])  # 3 points
+    record = plan.order
+    reversed_points = 0
+    for index in range(3):
+        step = plan_refund(RULES, member, record, refund("0.01", f"r-{index}"), NOW)
+        reversed_points -= sum(e.points for e in step.entries if e.reason == "refund")
+        record = step.order_after
+    assert reversed_points == 3
+
+
+def test_a_refund_reverses_at_the_rate_recorded_when_the_points_were_earned():
+    plan, member = _awarded([line("10.00")])  # earned at 100 points per dollar
+    cheaper = ProgramRules.model_validate({"pointsPerDollar": 1})
+    result = plan_refund(cheaper, member, plan.order, refund("5.00"), NOW)
+    assert result.points == -500
+
+
+def test_a_refund_reverses_the_seasonal_points_actually_earned():
+    plan = plan_order_award(RULES, None, order(at="2026-11-27T10:00:00Z"), NOW)
+    member = member_after(plan)
+    result = plan_refund(RULES, member, plan.order, refund("10.00"), NOW)
+    assert [(e.reason, e.points) for e in result.entries] == [
+        ("refund", -2000),
+        ("refund-first-purchase-bonus", -150),
+    ]
+
+
+def test_a_full_refund_of_a_later_order_keeps_the_first_purchase_bonus():
+    _, member = _awarded([line("10.00")])
+    second = plan_order_award(RULES, member, order("o-2"), NOW)
+    member = member_after(second, member)
+    result = plan_refund(RULES, member, second.order, refund("10.00", order_id="o-2"), NOW)
+    assert [e.reason for e in result.entries] == ["refund"]
+
+
+def test_a_refund_for_another_members_order_is_invalid():
+    plan, member = _awarded([line("10.00")])
+    with pytest.raises(InvalidMessage, match="memberId"):
+        plan_refund(RULES, member, plan.order, refund("1.00", member_id="c-2"), NOW)
+
+
+def test_points_already_expired_come_off_the_tier_not_the_balance():
+    plan, member = _awarded([line("10.00")])
+    much_later = datetime(2027, 12, 1, tzinfo=UTC)
+    result = plan_refund(RULES, member, plan.order, refund("10.00"), much_later)
+    assert result.entries == ()
+    assert result.member.balance == 0
+    assert result.member.tier_points == -1150
+
+
+def _lot(lot_id, points, expires):
+    at = datetime.fromisoformat(expires).replace(tzinfo=UTC)
+    return PointsLot(lot_id, "c-1", points, points, at, at, "purchase", lot_id)
+
+
+def test_spending_is_attributed_to_the_soonest_expiring_lots_first():
+    lots = [
+        _lot("b", 200, "2027-03-01"),
+        _lot("a", 100, "2027-01-01"),
+        _lot("c", 300, "2027-05-01"),
+    ]
+    unspent = unspent_by_expiry(lots, settled_earned=0, debited=150)
+    assert [(e.points, e.expires_at.month) for e in unspent] == [(150, 3), (300, 5)]
+
+
+def test_debt_consumes_new_lots_first():
+    lots = [_lot("a", 100, "2027-01-01")]
+    assert unspent_by_expiry(lots, settled_earned=0, debited=250) == []
+    lots.append(_lot("b", 400, "2027-06-01"))
+    assert [e.points for e in unspent_by_expiry(lots, settled_earned=0, debited=250)] == [250]
+
+
+def test_money_never_passes_through_floats():
+    calculation = purchase_points(RULES, order(lines=[line("0.10", 3)]))
+    assert calculation.eligible_amount == Decimal("0.30")
+    assert calculation.points == 30
