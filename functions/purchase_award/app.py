@@ -1,0 +1,58 @@
+"""Purchase award: SQS consumer of the order systems' messages.
+
+Each record is parsed and handed to the ledger; a record that fails is reported in
+`batchItemFailures` so SQS retries only it (and dead-letters it after maxReceiveCount),
+never blocking the rest of the batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty.domain.errors import InvalidMessage, OrderNotFound
+from loyalty.domain.orders import parse_order_message
+from loyalty.runtime import order_service
+
+logger = Logger()
+# A batch whose every record failed is still answered with batchItemFailures (not an
+# invocation error), so the report is the same whatever the batch's mix.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        message = parse_order_message(record.body)
+        outcome = order_service().record(message)
+    except InvalidMessage as error:
+        logger.warning("invalid order message", message_id=record.message_id, reason=str(error))
+        raise
+    except OrderNotFound as error:
+        logger.warning(
+            "refund before its order; will retry", message_id=record.message_id, reason=str(error)
+        )
+        raise
+    logger.info(
+        "order message recorded",
+        message_id=record.message_id,
+        status=outcome.status,
+        member_id=outcome.member_id,
+        reference=outcome.reference,
+        points=outcome.points,
+        enrolled=outcome.enrolled,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

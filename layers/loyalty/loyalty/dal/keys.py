@@ -1,0 +1,69 @@
+"""Every key string of the single table is built here, and only here.
+
+| item                  | PK                     | SK                                   |
+|-----------------------|------------------------|--------------------------------------|
+| member profile        | MEMBER#<memberId>      | PROFILE                              |
+| ledger entry          | MEMBER#<memberId>      | ENTRY#<time-sortable entry id>       |
+| points lot            | MEMBER#<memberId>      | LOT#<expiresAt>#<lot id>             |
+| order (dedupe+record) | ORDER#<orderId>        | ORDER                                |
+| refund (dedupe)       | ORDER#<orderId>        | REFUND#<refundId>                    |
+| spend (dedupe)        | MEMBER#<memberId>      | SPEND#<reference>                    |
+| referral code         | REFCODE#<code>         | CODE                                 |
+
+GSI1 is sparse: only items due for a daily job carry GSI1PK/GSI1SK. Lots are listed under
+the day they expire, spread over a few shards so one day's partition never runs hot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+
+from loyalty.domain.calendar import format_instant
+
+PROFILE_SK = "PROFILE"
+ENTRY_PREFIX = "ENTRY#"
+LOT_PREFIX = "LOT#"
+ORDER_SK = "ORDER"
+REFERRAL_CODE_SK = "CODE"
+EXPIRY_SHARDS = 8
+
+
+def member_pk(member_id: str) -> str:
+    return f"MEMBER#{member_id}"
+
+
+def entry_sk(entry_id: str) -> str:
+    return f"{ENTRY_PREFIX}{entry_id}"
+
+
+def lot_sk(expires_at: datetime, lot_id: str) -> str:
+    return f"{LOT_PREFIX}{format_instant(expires_at)}#{lot_id}"
+
+
+def spend_sk(reference: str) -> str:
+    return f"SPEND#{reference}"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def refund_sk(refund_id: str) -> str:
+    return f"REFUND#{refund_id}"
+
+
+def referral_code_pk(code: str) -> str:
+    return f"REFCODE#{code}"
+
+
+def shard_of(member_id: str, shards: int) -> int:
+    return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
+
+
+def lot_expiry_gsi_pk(expires_on: date, member_id: str) -> str:
+    return f"EXPIRY#{expires_on.isoformat()}#{shard_of(member_id, EXPIRY_SHARDS)}"
+
+
+def lot_expiry_gsi_sk(member_id: str, lot_id: str) -> str:
+    return f"{member_pk(member_id)}#{lot_id}"

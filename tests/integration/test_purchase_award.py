@@ -1,0 +1,254 @@
+"""The purchase-award handler with real SQS event shapes against DynamoDB Local."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from functions.purchase_award import app
+from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.domain.calendar import black_friday, format_instant
+from loyalty.domain.ledger import plan_spend
+from tests.support.events import (
+    FakeLambdaContext,
+    completed,
+    load_event,
+    refunded,
+    sqs_event,
+    sqs_record,
+)
+
+
+def invoke(event):
+    return app.handler(event, FakeLambdaContext())
+
+
+def failed_ids(response):
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+NOW = datetime(2026, 12, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    """Processing time is pinned: earning dates and expiry do not drift with the wall clock."""
+    monkeypatch.setattr("loyalty.services.orders.utc_now", lambda: NOW)
+
+
+@pytest.fixture
+def ledger(table_name):
+    return DynamoLedgerRepository(table_name)
+
+
+def assert_consistent(ledger, member_id):
+    """The balance on the profile is the sum of the member's ledger entries, and the lots."""
+    member = ledger.get_member(member_id)
+    entries = ledger.list_entries(member_id)
+    assert member.balance == sum(entry.points for entry in entries)
+    assert member.balance == member.lot_total - member.debited
+    assert member.lot_total == sum(lot.points for lot in ledger.list_lots(member_id))
+    return member, entries
+
+
+def test_a_first_order_enrolls_the_member_and_awards_points_and_bonus(ledger):
+    response = invoke(sqs_event(completed("o-1", "c-1", ("19.99", 2), at="2026-12-07T12:00:00Z")))
+    assert response == {"batchItemFailures": []}
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.balance == 3998 + 150
+    assert member.tier_points == 4148
+    assert member.tier == "Silver"
+    assert member.order_count == 1
+    assert member.referral_code and len(member.referral_code) == 8
+    assert sorted((e.type, e.reason, e.points, e.reference) for e in entries) == [
+        ("earn", "first-purchase-bonus", 150, "o-1"),
+        ("earn", "purchase", 3998, "o-1"),
+    ]
+
+
+def test_the_same_order_delivered_five_times_awards_once(ledger):
+    body = completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")
+    # Twice in one batch, then three more deliveries in later batches.
+    assert failed_ids(invoke(sqs_event(body, body))) == []
+    for _ in range(3):
+        assert failed_ids(invoke(sqs_event(body))) == []
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.balance == 1000 + 150
+    assert member.order_count == 1
+    assert len(entries) == 2
+
+
+def test_a_late_redelivery_weeks_apart_still_changes_nothing(ledger):
+    body = completed("o-1", "c-1", ("10.00", 1), at="2026-10-31T12:00:00Z")
+    invoke(sqs_event(body))
+    invoke(sqs_event(completed("o-2", "c-1", ("5.00", 1), at="2026-11-20T12:00:00Z")))
+    invoke(sqs_event(body))
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.balance == 1000 + 150 + 500
+    assert len(entries) == 3
+
+
+def test_a_partial_refund_reverses_in_proportion(ledger):
+    invoke(sqs_event(completed("o-1", "c-1", ("20.00", 2), at="2026-12-05T12:00:00Z")))
+    refund = refunded("o-1", "r-1", "c-1", "10.00", at="2026-12-09T12:00:00Z")
+    assert failed_ids(invoke(sqs_event(refund, refund))) == []
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.balance == 4000 + 150 - 1000
+    assert member.tier_points == 3150
+    reversal = [e for e in entries if e.type == "reverse"]
+    assert [(e.reason, e.points, e.reference) for e in reversal] == [("refund", -1000, "o-1")]
+    assert reversal[0].details["refundId"] == "r-1"
+    lots = {lot.reason: lot.points for lot in ledger.list_lots("c-1")}
+    assert lots == {"purchase": 3000, "first-purchase-bonus": 150}
+
+
+def test_a_full_refund_of_the_first_order_also_reverses_the_bonus(ledger):
+    invoke(sqs_event(completed("o-1", "c-1", ("12.50", 1), at="2026-12-05T12:00:00Z")))
+    invoke(sqs_event(completed("o-2", "c-1", ("3.00", 1), at="2026-12-06T12:00:00Z")))
+    invoke(sqs_event(refunded("o-1", "r-1", "c-1", "12.50", at="2026-12-09T12:00:00Z")))
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.balance == 300
+    assert member.tier_points == 300
+    assert sorted(e.reason for e in entries if e.type == "reverse") == [
+        "refund",
+        "refund-first-purchase-bonus",
+    ]
+
+
+def test_a_refund_after_the_points_were_spent_leaves_debt_the_next_order_pays(ledger):
+    invoke(sqs_event(completed("o-1", "c-1", ("10.00", 1), at="2026-11-15T12:00:00Z")))
+    spend = plan_spend(
+        "c-1",
+        1100,
+        entry_type="redeem",
+        reason="reward:test",
+        reference="red-1",
+        occurred_at=NOW,
+    )
+    ledger.commit_spend(spend, NOW)
+    member, _ = assert_consistent(ledger, "c-1")
+    assert member.balance == 50
+
+    invoke(sqs_event(refunded("o-1", "r-1", "c-1", "10.00", at="2026-12-08T12:00:00Z")))
+    member, _ = assert_consistent(ledger, "c-1")
+    assert member.balance == 50 - 1000 - 150
+    assert member.tier_points == 0
+
+    invoke(sqs_event(completed("o-2", "c-1", ("15.00", 1), at="2026-12-09T12:00:00Z")))
+    member, _ = assert_consistent(ledger, "c-1")
+    assert member.balance == -1100 + 1500
+    # The new earning paid the debt first: only 400 of its 1500 points are unspent.
+    from loyalty.domain.ledger import unspent_by_expiry
+
+    unspent = unspent_by_expiry(
+        ledger.list_lots("c-1"), settled_earned=member.settled_earned, debited=member.debited
+    )
+    assert [entry.points for entry in unspent] == [400]
+
+
+def test_a_black_friday_order_earns_double(ledger):
+    day = black_friday(2026)
+    at = format_instant(datetime(day.year, day.month, day.day, 15, tzinfo=UTC))
+    invoke(sqs_event(completed("o-bf", "c-1", ("25.00", 1), at=at)))
+    invoke(sqs_event(completed("o-before", "c-2", ("25.00", 1), at="2026-11-26T23:59:59Z")))
+    _, entries = assert_consistent(ledger, "c-1")
+    purchase = next(e for e in entries if e.reason == "purchase")
+    assert purchase.points == 5000
+    assert purchase.details["seasonalMultiplier"] == "2"
+    _, entries = assert_consistent(ledger, "c-2")
+    assert next(e for e in entries if e.reason == "purchase").points == 2500
+
+
+def test_a_batch_with_bad_messages_reports_exactly_those(ledger):
+    good = completed("o-good", "c-1", ("10.00", 1), at="2026-12-09T12:00:00Z")
+    records = [
+        sqs_record(good, "good-1"),
+        sqs_record("{oops", "bad-json"),
+        sqs_record({**good, "orderId": "o-eur", "currency": "EUR"}, "bad-currency"),
+        sqs_record(completed("o-neg", "c-1", ("10.00", -1)), "bad-quantity"),
+        sqs_record({"type": "order.completed", "orderId": "o-x"}, "missing-fields"),
+        sqs_record(completed("o-good-2", "c-2", ("1.00", 1), at="2026-12-09T12:00:00Z"), "good-2"),
+    ]
+    response = invoke({"Records": records})
+    assert sorted(failed_ids(response)) == [
+        "bad-currency",
+        "bad-json",
+        "bad-quantity",
+        "missing-fields",
+    ]
+    assert ledger.get_member("c-1").balance == 1150
+    assert ledger.get_member("c-2").balance == 250
+    assert ledger.get_order("o-eur") is None
+
+
+def test_a_refund_that_overtakes_its_order_is_retried_not_lost(ledger):
+    refund = sqs_record(
+        refunded("o-1", "r-1", "c-1", "5.00", at="2026-12-09T12:00:00Z"), "refund-msg"
+    )
+    assert failed_ids(invoke({"Records": [refund]})) == ["refund-msg"]
+    assert ledger.get_member("c-1") is None
+    invoke(sqs_event(completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")))
+    assert failed_ids(invoke({"Records": [refund]})) == []
+    member, _ = assert_consistent(ledger, "c-1")
+    assert member.balance == 1150 - 500
+
+
+def test_a_refund_naming_another_member_is_refused(ledger):
+    invoke(sqs_event(completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")))
+    wrong = sqs_record(
+        refunded("o-1", "r-1", "c-2", "5.00", at="2026-12-09T12:00:00Z"), "wrong-member"
+    )
+    assert failed_ids(invoke({"Records": [wrong]})) == ["wrong-member"]
+    assert ledger.get_member("c-1").balance == 1150
+
+
+def test_concurrent_orders_of_one_member_are_each_awarded_once(ledger):
+    bodies = [completed(f"o-{i}", "c-1", ("1.00", 1), at="2026-12-09T12:00:00Z") for i in range(12)]
+    errors = []
+
+    def deliver(batch):
+        try:
+            response = invoke(sqs_event(*batch))
+            assert response["batchItemFailures"] == []
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(bodies[i::4],)) for i in range(4)]
+    threads += [threading.Thread(target=deliver, args=(bodies[:3],))]  # redeliveries
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.order_count == 12
+    assert member.balance == 12 * 100 + 150
+    assert sum(1 for e in entries if e.reason == "first-purchase-bonus") == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sqs-order-completed.json",
+        "sqs-order-completed-eventbridge.json",
+        "sqs-order-refunded.json",
+        "sqs-batch-with-bad-messages.json",
+    ],
+)
+def test_the_sample_events_are_true_to_the_handler(ledger, name):
+    # Play the samples in the order the README describes, up to and including this one.
+    order = [
+        "sqs-order-completed.json",
+        "sqs-order-completed-eventbridge.json",
+        "sqs-order-refunded.json",
+        "sqs-batch-with-bad-messages.json",
+    ]
+    responses = {sample: invoke(load_event(sample)) for sample in order[: order.index(name) + 1]}
+    if name == "sqs-batch-with-bad-messages.json":
+        records = load_event(name)["Records"]
+        assert failed_ids(responses[name]) == [record["messageId"] for record in records[1:]]
+    else:
+        assert failed_ids(responses[name]) == []
+    assert_consistent(ledger, "c-42")
