@@ -18,6 +18,7 @@ from loyalty.domain.ledger import plan_spend
 from loyalty.domain.orders import parse_order_message
 from loyalty.domain.rules import ProgramRules
 from loyalty.services.orders import OrderService
+from tests.support.events import completed, refunded
 
 NOW = datetime(2026, 12, 10, 12, tzinfo=UTC)
 
@@ -75,30 +76,18 @@ class Model:
 
 
 def _order_body(member_id: str, index: int, cents: int, day: int) -> str:
-    return json.dumps(
-        {
-            "type": "order.completed",
-            "orderId": f"{member_id}-o{index}",
-            "memberId": member_id,
-            "occurredAt": f"2026-10-{day:02d}T09:00:00Z",
-            "currency": "USD",
-            "lines": [{"sku": "S", "quantity": 1, "unitPrice": f"{cents / 100:.2f}"}],
-        }
+    order_id = f"{member_id}-o{index}"
+    body = completed(
+        order_id, member_id, (f"{cents / 100:.2f}", 1), at=f"2026-10-{day:02d}T09:00:00Z"
     )
+    return json.dumps(body)
 
 
 def _refund_body(member_id: str, index: int, refund_index: int, cents: int) -> str:
-    return json.dumps(
-        {
-            "type": "order.refunded",
-            "orderId": f"{member_id}-o{index}",
-            "refundId": f"{member_id}-o{index}-r{refund_index}",
-            "memberId": member_id,
-            "occurredAt": "2026-11-02T09:00:00Z",
-            "currency": "USD",
-            "amount": f"{cents / 100:.2f}",
-        }
-    )
+    order_id = f"{member_id}-o{index}"
+    refund_id = f"{order_id}-r{refund_index}"
+    body = refunded(order_id, refund_id, member_id, f"{cents / 100:.2f}", "2026-11-02T09:00:00Z")
+    return json.dumps(body)
 
 
 @settings(

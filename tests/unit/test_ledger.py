@@ -20,6 +20,7 @@ from loyalty.domain.ledger import (
 )
 from loyalty.domain.orders import parse_order_message
 from loyalty.domain.rules import ProgramRules
+from tests.support.events import completed, refunded
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RULES = ProgramRules()
@@ -27,29 +28,12 @@ RULES = ProgramRules()
 
 def order(order_id="o-1", member_id="c-1", at="2026-11-10T10:00:00Z", lines=None, **extra):
     lines = lines or [{"sku": "S", "category": "shoes", "quantity": 1, "unitPrice": "10.00"}]
-    body = {
-        "type": "order.completed",
-        "orderId": order_id,
-        "memberId": member_id,
-        "occurredAt": at,
-        "currency": "USD",
-        "lines": lines,
-        **extra,
-    }
+    body = {**completed(order_id, member_id, at=at, **extra), "lines": lines}
     return parse_order_message(json.dumps(body))
 
 
 def refund(amount, refund_id="r-1", order_id="o-1", member_id="c-1", at="2026-11-20T10:00:00Z"):
-    body = {
-        "type": "order.refunded",
-        "orderId": order_id,
-        "refundId": refund_id,
-        "memberId": member_id,
-        "occurredAt": at,
-        "currency": "USD",
-        "amount": amount,
-    }
-    return parse_order_message(json.dumps(body))
+    return parse_order_message(json.dumps(refunded(order_id, refund_id, member_id, amount, at)))
 
 
 def member_after(plan: OrderAwardPlan, previous: MemberState | None = None) -> MemberState:
