@@ -6,15 +6,34 @@ from __future__ import annotations
 from functools import lru_cache
 
 from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.services.members import MemberService
 from loyalty.services.orders import OrderService
+from loyalty.services.rewards import RewardService
 from loyalty.settings import load_rules, settings
 
 
 @lru_cache(maxsize=4)
 def _order_service(table_name: str, rules_document: str) -> OrderService:
-    return OrderService(DynamoLedgerRepository(table_name), lambda: load_rules(rules_document))
+    return OrderService(_repository(table_name), lambda: load_rules(rules_document))
 
 
 def order_service() -> OrderService:
     current = settings()
     return _order_service(current.table_name, current.program_rules)
+
+
+@lru_cache(maxsize=4)
+def _repository(table_name: str) -> DynamoLedgerRepository:
+    return DynamoLedgerRepository(table_name)
+
+
+def member_service() -> MemberService:
+    current = settings()
+    document = current.program_rules
+    return MemberService(_repository(current.table_name), lambda: load_rules(document))
+
+
+def reward_service() -> RewardService:
+    current = settings()
+    document = current.program_rules
+    return RewardService(_repository(current.table_name), lambda: load_rules(document))

@@ -8,7 +8,12 @@
 | order (dedupe+record) | ORDER#<orderId>        | ORDER                                |
 | refund (dedupe)       | ORDER#<orderId>        | REFUND#<refundId>                    |
 | spend (dedupe)        | MEMBER#<memberId>      | SPEND#<reference>                    |
+| one-time earning      | MEMBER#<memberId>      | REVIEW#<productId>, SHARE#<url hash>, ...|
+| referral (referrer's) | MEMBER#<referrerId>    | REFERRAL#<refereeId>                 |
 | referral code         | REFCODE#<code>         | CODE                                 |
+| email lock            | EMAIL#<sha256(email)>  | EMAIL                                |
+| reward                | CATALOG                | REWARD#<rewardId>                    |
+| coupon                | COUPON#<code>          | COUPON                               |
 
 GSI1 is sparse: only items due for a daily job carry GSI1PK/GSI1SK. Lots are listed under
 the day they expire, spread over a few shards so one day's partition never runs hot.
@@ -43,6 +48,48 @@ def lot_sk(expires_at: datetime, lot_id: str) -> str:
 
 def spend_sk(reference: str) -> str:
     return f"SPEND#{reference}"
+
+
+def dedupe_sk(kind: str, value: str) -> str:
+    # URLs can outgrow a sort key (1 KB) and carry query strings: hash them.
+    if kind == "share":
+        value = hashlib.sha256(value.encode()).hexdigest()
+    return f"{kind.upper()}#{value}"
+
+
+REFERRAL_PREFIX = "REFERRAL#"
+
+
+def referral_sk(referee_id: str) -> str:
+    return f"{REFERRAL_PREFIX}{referee_id}"
+
+
+EMAIL_SK = "EMAIL"
+
+
+def email_pk(normalized_email: str) -> str:
+    # The lock proves uniqueness without holding the address itself.
+    return f"EMAIL#{hashlib.sha256(normalized_email.encode()).hexdigest()}"
+
+
+CATALOG_PK = "CATALOG"
+REWARD_PREFIX = "REWARD#"
+
+
+def reward_sk(reward_id: str) -> str:
+    return f"{REWARD_PREFIX}{reward_id}"
+
+
+COUPON_SK = "COUPON"
+
+
+def coupon_pk(code: str) -> str:
+    return f"COUPON#{code}"
+
+
+# Between these two sort keys lie exactly a member's lots and profile ("LOT#…" < "PROFILE"):
+# the member view reads both with one Query.
+VIEW_RANGE = (LOT_PREFIX, PROFILE_SK)
 
 
 def order_pk(order_id: str) -> str:

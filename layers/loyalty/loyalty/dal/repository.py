@@ -5,7 +5,7 @@ in the same transaction as the points."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,18 +16,29 @@ from botocore.exceptions import ClientError
 
 from loyalty.dal import keys
 from loyalty.domain.calendar import format_instant, parse_instant
-from loyalty.domain.errors import ConcurrentUpdate, DuplicateEvent, InsufficientPoints
+from loyalty.domain.errors import (
+    AlreadyRewarded,
+    ConcurrentUpdate,
+    DuplicateEvent,
+    EmailTaken,
+    InsufficientPoints,
+    OutOfStock,
+)
 from loyalty.domain.ledger import (
+    EarnPlan,
     LedgerEntry,
     LotRef,
     MemberChange,
     MemberState,
+    NewMember,
     OrderAwardPlan,
     OrderRecord,
     PointsLot,
     RefundPlan,
     SpendPlan,
 )
+from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -243,75 +254,392 @@ class DynamoLedgerRepository:
             profile_update,
             _put(self.table_name, _entry_item(plan.entry, recorded_at)),
         ]
-        self._transact(actions, balance_guard_at=1)
+        self._transact(
+            actions,
+            {
+                0: DuplicateEvent("the event has already been recorded"),
+                1: InsufficientPoints("the balance does not cover the points"),
+            },
+        )
+
+    # ---- members ------------------------------------------------------------------------
+
+    def get_member_with_lots(self, member_id: str) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and its lots in one Query (their sort keys are adjacent)."""
+        low, high = keys.VIEW_RANGE
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": _to_ddb(
+                {":pk": keys.member_pk(member_id), ":low": low, ":high": high}
+            ),
+            "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        member: MemberState | None = None
+        lots: list[PointsLot] = []
+        while True:
+            response = self.client.query(**arguments)
+            for raw in response.get("Items", []):
+                item = _from_ddb(raw)
+                if item["SK"] == keys.PROFILE_SK:
+                    member = _member_from_item(item)
+                elif item["SK"].startswith(keys.LOT_PREFIX):
+                    lots.append(_lot_from_item(item))
+            if "LastEvaluatedKey" not in response:
+                return member, lots
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def page_entries(
+        self, member_id: str, limit: int, after_entry_id: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """One page of the ledger, newest first; the id to continue after, if more remain."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": _to_ddb(
+                {":pk": keys.member_pk(member_id), ":prefix": keys.ENTRY_PREFIX}
+            ),
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after_entry_id is not None:
+            arguments["ExclusiveStartKey"] = _key(
+                keys.member_pk(member_id), keys.entry_sk(after_entry_id)
+            )
+        response = self.client.query(**arguments)
+        entries = [_entry_from_item(_from_ddb(item)) for item in response.get("Items", [])]
+        more = "LastEvaluatedKey" in response and entries
+        return entries, entries[-1].entry_id if more else None
+
+    def referral_owner(self, code: str) -> str | None:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=_key(keys.referral_code_pk(code), keys.REFERRAL_CODE_SK),
+        )
+        item = response.get("Item")
+        return str(_from_ddb(item)["memberId"]) if item else None
+
+    def list_referrals(self, member_id: str) -> list[Item]:
+        """The referrals a member made: `{refereeId, status, points}` each."""
+        return [
+            {
+                "refereeId": item["refereeId"],
+                "status": item["status"],
+                "points": int(item.get("points", 0)),
+            }
+            for item in self._query_prefix(keys.member_pk(member_id), keys.REFERRAL_PREFIX)
+        ]
+
+    def commit_enrollment(self, plan: EnrollmentPlan, now: datetime) -> None:
+        """Create the member (with referral code and email lock) or update the profile of a
+        known one. Raises EmailTaken, or ConcurrentUpdate (read again and re-plan)."""
+        recorded_at = format_instant(now)
+        profile = plan.profile
+        personal: Item = {
+            "name": profile.name,
+            "email": profile.email,
+            "phone": profile.phone,
+            "birthday": profile.birthday.isoformat() if profile.birthday else None,
+        }
+        email_lock = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": _to_ddb(
+                    {
+                        "PK": keys.email_pk(profile.email or ""),
+                        "SK": keys.EMAIL_SK,
+                        "itemType": "emailLock",
+                        "memberId": plan.member_id,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(PK) OR memberId = :member",
+                "ExpressionAttributeValues": _to_ddb({":member": plan.member_id}),
+            }
+        }
+        actions: list[dict[str, Any]] = []
+        failures: dict[int, Exception] = {}
+        if profile.email:
+            actions.append(email_lock)
+            failures[0] = EmailTaken("the email belongs to another member")
+        referral_fields: Item = {}
+        if plan.referral is not None:
+            referral_fields = {"referredBy": plan.referral.referrer_id}
+        if plan.new_member is not None:
+            item = _new_profile_item(plan.new_member, recorded_at) | personal | referral_fields
+            actions += [
+                _put(self.table_name, item, must_be_new=True),
+                _put(self.table_name, _referral_code_item(plan.new_member), must_be_new=True),
+            ]
+        else:
+            values: Item = {":now": recorded_at}
+            sets = ["updatedAt = :now"]
+            removes = []
+            for name, value in (personal | referral_fields).items():
+                if value is None:
+                    removes.append(name)
+                else:
+                    sets.append(f"#{name} = :{name}")
+                    values[f":{name}"] = value
+            expression = "SET " + ", ".join(sets)
+            if removes:
+                expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
+            condition = "attribute_exists(PK)"
+            if plan.referral is not None:
+                condition += " AND attribute_not_exists(referredBy) AND orderCount = :zero"
+                values[":zero"] = 0
+            names = {f"#{name}": name for name in (personal | referral_fields)}
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.member_pk(plan.member_id), keys.PROFILE_SK),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": _to_ddb(values),
+                    }
+                }
+            )
+            if plan.previous_email and plan.previous_email != profile.email:
+                actions.append(
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": _key(keys.email_pk(plan.previous_email), keys.EMAIL_SK),
+                            "ConditionExpression": "attribute_not_exists(PK) OR memberId = :m",
+                            "ExpressionAttributeValues": _to_ddb({":m": plan.member_id}),
+                        }
+                    }
+                )
+        if plan.referral is not None:
+            referral = {
+                "PK": keys.member_pk(plan.referral.referrer_id),
+                "SK": keys.referral_sk(plan.member_id),
+                "itemType": "referral",
+                "referrerId": plan.referral.referrer_id,
+                "refereeId": plan.member_id,
+                "code": plan.referral.code,
+                "status": "pending",
+                "points": 0,
+                "createdAt": recorded_at,
+            }
+            actions.append(_put(self.table_name, referral, must_be_new=True))
+        self._transact(actions, failures)
+
+    # ---- one-time earnings (reviews, shares, ...) -----------------------------------------
+
+    def commit_earning(self, plan: EarnPlan, now: datetime) -> None:
+        """One transaction: the event's marker (conditional), the profile, entries, lots.
+        Raises AlreadyRewarded or ConcurrentUpdate."""
+        recorded_at = format_instant(now)
+        marker = {
+            "PK": keys.member_pk(plan.member.member_id),
+            "SK": keys.dedupe_sk(plan.dedupe.kind, plan.dedupe.value),
+            "itemType": f"{plan.dedupe.kind}Marker",
+            "memberId": plan.member.member_id,
+            "points": plan.points,
+            "recordedAt": recorded_at,
+        }
+        actions = [
+            _put(self.table_name, marker, must_be_new=True),
+            *self._member_actions(plan.member, recorded_at),
+            *[_put(self.table_name, _entry_item(entry, recorded_at)) for entry in plan.entries],
+            *[_put(self.table_name, _lot_item(lot, recorded_at)) for lot in plan.lots],
+        ]
+        self._transact(actions, {0: AlreadyRewarded("already rewarded")})
+
+    # ---- rewards and redemptions ------------------------------------------------------------
+
+    def list_rewards(self) -> list[Reward]:
+        return [
+            _reward_from_item(item)
+            for item in self._query_prefix(keys.CATALOG_PK, keys.REWARD_PREFIX)
+        ]
+
+    def get_member_and_reward(
+        self, member_id: str, reward_id: str
+    ) -> tuple[MemberState | None, Reward | None]:
+        """Both in one BatchGetItem: a redemption reads once."""
+        wanted = [
+            _key(keys.member_pk(member_id), keys.PROFILE_SK),
+            _key(keys.CATALOG_PK, keys.reward_sk(reward_id)),
+        ]
+        found: list[Item] = []
+        request: dict[str, Any] = {self.table_name: {"Keys": wanted, "ConsistentRead": True}}
+        while request:
+            response = self.client.batch_get_item(
+                RequestItems=request, ReturnConsumedCapacity="TOTAL"
+            )
+            found.extend(_from_ddb(item) for item in response["Responses"].get(self.table_name, []))
+            request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
+        member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
+        reward = next((item for item in found if item["PK"] == keys.CATALOG_PK), None)
+        return (
+            _member_from_item(member) if member else None,
+            _reward_from_item(reward) if reward else None,
+        )
+
+    def put_reward(self, reward: Reward, now: datetime) -> bool:
+        """Create or replace a catalog item; True when it was new."""
+        item = {
+            "PK": keys.CATALOG_PK,
+            "SK": keys.reward_sk(reward.reward_id),
+            "itemType": "reward",
+            **reward.model_dump(by_alias=True),
+            "updatedAt": format_instant(now),
+        }
+        response = self.client.put_item(
+            TableName=self.table_name, Item=_to_ddb(item), ReturnValues="ALL_OLD"
+        )
+        return "Attributes" not in response
+
+    def commit_redemption(self, plan: RedemptionPlan, now: datetime) -> None:
+        """One transaction: the redemption (its marker, keyed by the redemption id), the
+        profile (only if balance and tier still cover the reward), the entry, the coupon
+        (unique), and the stock when the reward has one."""
+        recorded_at = format_instant(now)
+        spend = plan.spend
+        marker = {
+            "PK": keys.member_pk(spend.member_id),
+            "SK": keys.spend_sk(plan.redemption_id),
+            "itemType": "redemption",
+            "redemptionId": plan.redemption_id,
+            "memberId": spend.member_id,
+            "rewardId": plan.reward.reward_id,
+            "pointsSpent": spend.points,
+            "balance": plan.balance_after,
+            "couponCode": plan.coupon_code,
+            "requestFingerprint": plan.request_fingerprint,
+            "entryId": spend.entry.entry_id,
+            "recordedAt": recorded_at,
+        }
+        profile_update = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(spend.member_id), keys.PROFILE_SK),
+                "UpdateExpression": "SET updatedAt = :now ADD balance :minus, debited :points",
+                "ConditionExpression": (
+                    "attribute_exists(PK) AND balance >= :points AND tierPoints >= :tierPoints"
+                ),
+                "ExpressionAttributeValues": _to_ddb(
+                    {
+                        ":now": recorded_at,
+                        ":minus": -spend.points,
+                        ":points": spend.points,
+                        ":tierPoints": plan.min_tier_points,
+                    }
+                ),
+            }
+        }
+        coupon = {
+            "PK": keys.coupon_pk(plan.coupon_code),
+            "SK": keys.COUPON_SK,
+            "itemType": "coupon",
+            "couponCode": plan.coupon_code,
+            "memberId": spend.member_id,
+            "redemptionId": plan.redemption_id,
+            "rewardId": plan.reward.reward_id,
+            "status": "issued",
+            "issuedAt": recorded_at,
+        }
+        actions = [
+            _put(self.table_name, marker, must_be_new=True),
+            profile_update,
+            _put(self.table_name, _entry_item(spend.entry, recorded_at)),
+            _put(self.table_name, coupon, must_be_new=True),
+        ]
+        failures: dict[int, Exception] = {
+            0: DuplicateEvent("the redemption has already been recorded"),
+            1: InsufficientPoints("the balance or tier no longer covers the reward"),
+        }
+        if plan.reward.stock is not None:
+            failures[len(actions)] = OutOfStock(f"'{plan.reward.reward_id}' is out of stock")
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.CATALOG_PK, keys.reward_sk(plan.reward.reward_id)),
+                        "UpdateExpression": "ADD stock :minus",
+                        "ConditionExpression": "stock > :zero",
+                        "ExpressionAttributeValues": _to_ddb({":minus": -1, ":zero": 0}),
+                    }
+                }
+            )
+        self._transact(actions, failures)
+
+    def get_redemption(self, member_id: str, redemption_id: str) -> Redemption | None:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=_key(keys.member_pk(member_id), keys.spend_sk(redemption_id)),
+            ConsistentRead=True,
+        )
+        raw = response.get("Item")
+        if not raw:
+            return None
+        item = _from_ddb(raw)
+        return Redemption(
+            redemption_id=item["redemptionId"],
+            member_id=item["memberId"],
+            reward_id=item["rewardId"],
+            points_spent=int(item["pointsSpent"]),
+            balance=int(item["balance"]),
+            coupon_code=item["couponCode"],
+            request_fingerprint=item["requestFingerprint"],
+        )
 
     def _member_actions(self, change: MemberChange, recorded_at: str) -> list[dict[str, Any]]:
         if change.new_member is not None:
-            new = change.new_member
-            profile: Item = {
-                "PK": keys.member_pk(change.member_id),
-                "SK": keys.PROFILE_SK,
-                "itemType": "member",
-                "memberId": change.member_id,
-                "enrolledAt": format_instant(new.enrolled_at),
-                "enrolledBy": new.enrolled_by,
-                "referralCode": new.referral_code,
-                "version": 1,
+            profile = _new_profile_item(change.new_member, recorded_at) | {
                 "balance": change.balance,
-                "pendingPoints": 0,
                 "tierPoints": change.tier_points,
                 "tier": change.tier,
                 "lotTotal": change.lot_total,
                 "debited": change.debited,
-                "settledEarned": 0,
                 "orderCount": change.order_count,
-                "createdAt": recorded_at,
-                "updatedAt": recorded_at,
-            }
-            code = {
-                "PK": keys.referral_code_pk(new.referral_code),
-                "SK": keys.REFERRAL_CODE_SK,
-                "itemType": "referralCode",
-                "code": new.referral_code,
-                "memberId": change.member_id,
             }
             return [
                 _put(self.table_name, profile, must_be_new=True),
-                _put(self.table_name, code, must_be_new=True),
+                _put(self.table_name, _referral_code_item(change.new_member), must_be_new=True),
             ]
+        sets = "SET tier = :tier, updatedAt = :now"
+        values: Item = {
+            ":tier": change.tier,
+            ":now": recorded_at,
+            ":one": 1,
+            ":balance": change.balance,
+            ":lotTotal": change.lot_total,
+            ":tierPoints": change.tier_points,
+            ":debited": change.debited,
+            ":orderCount": change.order_count,
+            ":expected": change.expected_version,
+        }
+        if change.shares_month is not None:
+            sets += ", sharesMonth = :sharesMonth, sharesCount = :sharesCount"
+            values |= {":sharesMonth": change.shares_month, ":sharesCount": change.shares_count}
         update = {
             "Update": {
                 "TableName": self.table_name,
                 "Key": _key(keys.member_pk(change.member_id), keys.PROFILE_SK),
                 "UpdateExpression": (
-                    "SET tier = :tier, updatedAt = :now "
-                    "ADD version :one, balance :balance, lotTotal :lotTotal, "
+                    f"{sets} ADD version :one, balance :balance, lotTotal :lotTotal, "
                     "tierPoints :tierPoints, debited :debited, orderCount :orderCount"
                 ),
                 "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": _to_ddb(
-                    {
-                        ":tier": change.tier,
-                        ":now": recorded_at,
-                        ":one": 1,
-                        ":balance": change.balance,
-                        ":lotTotal": change.lot_total,
-                        ":tierPoints": change.tier_points,
-                        ":debited": change.debited,
-                        ":orderCount": change.order_count,
-                        ":expected": change.expected_version,
-                    }
-                ),
+                "ExpressionAttributeValues": _to_ddb(values),
             }
         }
         return [update]
 
     def _transact(
-        self, actions: list[dict[str, Any]], *, balance_guard_at: int | None = None
+        self,
+        actions: list[dict[str, Any]],
+        failures: Mapping[int, Exception] | None = None,
     ) -> None:
-        """Write all actions or none. The business event's marker is always the first action:
-        its condition failing means the event was already recorded. `balance_guard_at` names
-        the action whose condition is the balance check."""
+        """Write all actions or none. `failures` names, by action index, the domain error a
+        failed condition means; the business event's marker is action 0 by convention, so
+        by default its failing condition means the event was already recorded."""
         try:
             self.client.transact_write_items(
                 TransactItems=actions,  # type: ignore[arg-type]
@@ -321,18 +649,46 @@ class DynamoLedgerRepository:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
-            codes = [reason.get("Code") or "None" for reason in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise DuplicateEvent("the event has already been recorded") from None
-            if (
-                balance_guard_at is not None
-                and len(codes) > balance_guard_at
-                and codes[balance_guard_at] == "ConditionalCheckFailed"
-            ):
-                raise InsufficientPoints("the balance does not cover the points") from None
-            # Anything else (a version guard, a referral-code collision, a conflicting
-            # transaction) is resolved by reading again and planning anew.
+            meanings = failures or {0: DuplicateEvent("the event has already been recorded")}
+            for index, reason in enumerate(reasons):
+                if reason.get("Code") == "ConditionalCheckFailed" and index in meanings:
+                    raise meanings[index] from None
+            # Anything else (a version guard, a code collision, a conflicting transaction)
+            # is resolved by reading again and planning anew.
             raise ConcurrentUpdate("the member changed during the write") from None
+
+
+def _new_profile_item(new: NewMember, recorded_at: str) -> Item:
+    return {
+        "PK": keys.member_pk(new.member_id),
+        "SK": keys.PROFILE_SK,
+        "itemType": "member",
+        "memberId": new.member_id,
+        "enrolledAt": format_instant(new.enrolled_at),
+        "enrolledBy": new.enrolled_by,
+        "referralCode": new.referral_code,
+        "version": 1,
+        "balance": 0,
+        "pendingPoints": 0,
+        "tierPoints": 0,
+        "tier": "Bronze",
+        "lotTotal": 0,
+        "debited": 0,
+        "settledEarned": 0,
+        "orderCount": 0,
+        "createdAt": recorded_at,
+        "updatedAt": recorded_at,
+    }
+
+
+def _referral_code_item(new: NewMember) -> Item:
+    return {
+        "PK": keys.referral_code_pk(new.referral_code),
+        "SK": keys.REFERRAL_CODE_SK,
+        "itemType": "referralCode",
+        "code": new.referral_code,
+        "memberId": new.member_id,
+    }
 
 
 def _put(table_name: str, item: Mapping[str, Any], *, must_be_new: bool = False) -> dict[str, Any]:
@@ -416,6 +772,13 @@ def _member_from_item(item: Item) -> MemberState:
         settled_earned=int(item.get("settledEarned", 0)),
         order_count=int(item["orderCount"]),
         referral_code=item.get("referralCode"),
+        name=item.get("name"),
+        email=item.get("email"),
+        phone=item.get("phone"),
+        birthday=date.fromisoformat(item["birthday"]) if item.get("birthday") else None,
+        shares_month=item.get("sharesMonth"),
+        shares_count=int(item.get("sharesCount", 0)),
+        referred_by=item.get("referredBy"),
     )
 
 
@@ -466,6 +829,14 @@ def _lot_item(lot: PointsLot, recorded_at: str) -> Item:
         "GSI1SK": keys.lot_expiry_gsi_sk(lot.member_id, lot.lot_id),
         "recordedAt": recorded_at,
     }
+
+
+def _reward_from_item(item: Item) -> Reward:
+    fields = {name: value for name, value in item.items() if name in _REWARD_FIELDS}
+    return Reward.model_validate(fields)
+
+
+_REWARD_FIELDS = {field.alias or name for name, field in Reward.model_fields.items()}
 
 
 def _lot_from_item(item: Item) -> PointsLot:

@@ -28,3 +28,35 @@ class MemberNotFound(LoyaltyError):
 
 class InsufficientPoints(LoyaltyError):
     """The balance does not cover the points at the moment of the write."""
+
+
+class AlreadyRewarded(LoyaltyError):
+    """That review, share or other one-time event has already earned its points."""
+
+
+class LimitReached(LoyaltyError):
+    """A program limit (monthly share cap, referral cap) leaves nothing to award."""
+
+
+class TierTooLow(LoyaltyError):
+    """The reward needs a higher tier than the member's."""
+
+
+class OutOfStock(LoyaltyError):
+    """The reward has no stock left."""
+
+
+class RewardNotFound(LoyaltyError):
+    """No active reward with that id."""
+
+
+class EmailTaken(LoyaltyError):
+    """The email address belongs to another member."""
+
+
+class ReferralRefused(LoyaltyError):
+    """The referral code is unknown, the member's own, or given too late."""
+
+
+class IdempotencyKeyReused(LoyaltyError):
+    """The Idempotency-Key was used before with a different request."""

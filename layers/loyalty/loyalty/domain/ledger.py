@@ -19,7 +19,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
@@ -97,6 +97,13 @@ class MemberState:
     settled_earned: int
     order_count: int
     referral_code: str | None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    birthday: date | None = None
+    shares_month: str | None = None
+    shares_count: int = 0
+    referred_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +152,8 @@ class MemberChange:
     debited: int = 0
     order_count: int = 0
     new_member: NewMember | None = None
+    shares_month: str | None = None
+    shares_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +176,30 @@ class RefundPlan:
     member: MemberChange
     entries: tuple[LedgerEntry, ...]
     lot_reductions: tuple[LotReduction, ...]
+
+    @property
+    def points(self) -> int:
+        return sum(entry.points for entry in self.entries)
+
+
+DedupeKind = Literal["review", "share", "birthday", "tenure", "referral", "adjustment"]
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeKey:
+    """The business event an earning answers to (a review of a product, a shared URL...):
+    written with the points, conditional, so the event earns once."""
+
+    kind: DedupeKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class EarnPlan:
+    member: MemberChange
+    entries: tuple[LedgerEntry, ...]
+    lots: tuple[PointsLot, ...]
+    dedupe: DedupeKey
 
     @property
     def points(self) -> int:
@@ -362,6 +395,42 @@ def plan_order_award(
         referral_code=order.referral_code,
     )
     return OrderAwardPlan(record, change, tuple(builder.entries), tuple(builder.lots))
+
+
+def plan_earning(
+    rules: ProgramRules,
+    member: MemberState,
+    *,
+    reason: str,
+    points: int,
+    reference: str,
+    occurred_at: datetime,
+    now: datetime,
+    dedupe: DedupeKey,
+    details: Mapping[str, str] | None = None,
+    shares_month: str | None = None,
+    shares_count: int | None = None,
+) -> EarnPlan:
+    """A single earning outside orders (review, share, birthday, milestone, referral)."""
+    builder = _EarningBuilder(rules, member.member_id, now)
+    builder.earn(
+        reason=reason,
+        points=points,
+        occurred_at=occurred_at,
+        reference=reference,
+        details=details or {},
+    )
+    change = MemberChange(
+        member_id=member.member_id,
+        expected_version=member.version,
+        tier=rules.tier_for(member.tier_points + builder.earned),
+        balance=builder.lot_points,
+        lot_total=builder.lot_points,
+        tier_points=builder.earned,
+        shares_month=shares_month,
+        shares_count=shares_count,
+    )
+    return EarnPlan(change, tuple(builder.entries), tuple(builder.lots), dedupe)
 
 
 def plan_refund(

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from loyalty.domain.ledger import MemberState, OrderAwardPlan, OrderRecord, RefundPlan
+from loyalty.domain.ledger import (
+    EarnPlan,
+    LedgerEntry,
+    MemberState,
+    OrderAwardPlan,
+    OrderRecord,
+    PointsLot,
+    RefundPlan,
+)
+from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
 
 
 class OrderLedger(Protocol):
@@ -22,3 +32,37 @@ class OrderLedger(Protocol):
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
         """Raises DuplicateEvent when the refund was already recorded, ConcurrentUpdate when
         the member or the order changed since they were read."""
+
+
+class MemberStore(Protocol):
+    def get_member(self, member_id: str) -> MemberState | None: ...
+
+    def get_member_with_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+
+    def page_entries(
+        self, member_id: str, limit: int, after_entry_id: str | None
+    ) -> tuple[list[LedgerEntry], str | None]: ...
+
+    def referral_owner(self, code: str) -> str | None: ...
+
+    def list_referrals(self, member_id: str) -> list[dict[str, Any]]: ...
+
+    def commit_enrollment(self, plan: EnrollmentPlan, now: datetime) -> None: ...
+
+    def commit_earning(self, plan: EarnPlan, now: datetime) -> None: ...
+
+
+class RewardStore(Protocol):
+    def list_rewards(self) -> list[Reward]: ...
+
+    def get_member_and_reward(
+        self, member_id: str, reward_id: str
+    ) -> tuple[MemberState | None, Reward | None]: ...
+
+    def commit_redemption(self, plan: RedemptionPlan, now: datetime) -> None: ...
+
+    def get_redemption(self, member_id: str, redemption_id: str) -> Redemption | None: ...
+
+    def put_reward(self, reward: Reward, now: datetime) -> bool: ...

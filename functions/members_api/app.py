@@ -1,0 +1,160 @@
+"""Storefront API (all routes but redemptions): enrollment, member view and profile,
+activity, rewards catalog, referrals, and the service-only review and share awards.
+Each route: parse (validated by Powertools from the models), one service call, map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty.api.http import BadRequest, documented, make_resolver, serve
+from loyalty.api.models import (
+    ActivityBody,
+    ActivityPage,
+    AwardBody,
+    EnrollRequest,
+    MemberViewBody,
+    ProfileUpdate,
+    ReferralsBody,
+    ReviewRequest,
+    RewardBody,
+    RewardList,
+    ShareRequest,
+    decode_cursor,
+    encode_cursor,
+)
+from loyalty.domain.members import ProfileData, normalize_email
+from loyalty.runtime import member_service, reward_service
+
+logger = Logger()
+app = make_resolver()
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _view_body(view: Any) -> dict[str, Any]:
+    return MemberViewBody.model_validate(view, from_attributes=True).model_dump(
+        mode="json", by_alias=True
+    )
+
+
+@app.post(
+    "/members", responses=documented((201, "Enrolled"), 400, 401, 403, 409, 422), tags=["Members"]
+)
+def enroll(request: Annotated[EnrollRequest, Body()]) -> Response[MemberViewBody]:
+    """Enroll a member (201), or update the profile of one already known (200, no points
+    change; a member first enrolled by an order keeps every point)."""
+    profile = ProfileData(
+        name=request.name,
+        email=normalize_email(request.email),
+        phone=request.phone,
+        birthday=request.birthday,
+    )
+    enrollment = member_service().enroll(request.member_id, profile, request.referral_code)
+    return _json(201 if enrollment.created else 200, _view_body(enrollment.view))
+
+
+@app.get("/members/<memberId>", responses=documented(None, 401, 403, 404), tags=["Members"])
+def get_member(memberId: str) -> MemberViewBody:
+    """Balance, tier and progress, points expiring next, referral code."""
+    return MemberViewBody.model_validate(member_service().view(memberId), from_attributes=True)
+
+
+@app.patch(
+    "/members/<memberId>",
+    responses=documented(None, 400, 401, 403, 404, 409, 422),
+    tags=["Members"],
+)
+def update_member(
+    memberId: str,
+    changes: Annotated[ProfileUpdate, Body()],
+) -> MemberViewBody:
+    """Change name, email, phone or birthday; `null` removes phone or birthday."""
+    given = {name: getattr(changes, name) for name in changes.model_fields_set}
+    if "email" in given and given["email"] is not None:
+        given["email"] = normalize_email(given["email"])
+    if given.get("name", "") is None or given.get("email", "") is None:
+        raise BadRequest("name and email cannot be removed")
+    view = member_service().update_profile(memberId, given)
+    return MemberViewBody.model_validate(view, from_attributes=True)
+
+
+@app.get(
+    "/members/<memberId>/activity",
+    responses=documented(None, 400, 401, 403, 404, 422),
+    tags=["Members"],
+)
+def activity(
+    memberId: str,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ActivityPage:
+    """The ledger, newest first; pass `nextCursor` back as `cursor` for the next page."""
+    after = None
+    if cursor is not None:
+        after = decode_cursor(cursor)
+        if after is None:
+            raise BadRequest("invalid cursor")
+    entries, last = member_service().activity(memberId, limit, after)
+    return ActivityPage(
+        items=[ActivityBody.model_validate(e, from_attributes=True) for e in entries],
+        next_cursor=encode_cursor(last) if last else None,
+    )
+
+
+@app.get(
+    "/members/<memberId>/referrals", responses=documented(None, 401, 403, 404), tags=["Members"]
+)
+def referrals(memberId: str) -> ReferralsBody:
+    """The member's referral code and the referrals made with it."""
+    return ReferralsBody.model_validate(member_service().referrals(memberId), from_attributes=True)
+
+
+@app.get("/rewards", responses=documented(None, 401), tags=["Rewards"])
+def rewards() -> RewardList:
+    """The active rewards catalog."""
+    items = [
+        RewardBody.model_validate(r, from_attributes=True) for r in reward_service().list_rewards()
+    ]
+    return RewardList(items=items)
+
+
+@app.post(
+    "/members/<memberId>/reviews",
+    responses=documented((201, "Awarded"), 400, 401, 403, 404, 409, 422),
+    tags=["Earning"],
+)
+def review(
+    memberId: str,
+    request: Annotated[ReviewRequest, Body()],
+) -> Response[AwardBody]:
+    """Award a product review (service token only): once per product per member."""
+    award = member_service().award_review(memberId, request.product_id, request.review_id)
+    body = AwardBody(points_awarded=award.points_awarded, balance=award.balance)
+    return _json(201, body.model_dump(by_alias=True))
+
+
+@app.post(
+    "/members/<memberId>/social-shares",
+    responses=documented((201, "Awarded"), 400, 401, 403, 404, 409, 422),
+    tags=["Earning"],
+)
+def social_share(
+    memberId: str,
+    request: Annotated[ShareRequest, Body()],
+) -> Response[AwardBody]:
+    """Award a social share (service token only): once per URL, up to the monthly cap."""
+    award = member_service().award_share(memberId, request.platform, request.url)
+    body = AwardBody(points_awarded=award.points_awarded, balance=award.balance)
+    return _json(201, body.model_dump(by_alias=True))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return serve(app, event, context)

@@ -1,0 +1,164 @@
+"""The one place where domain errors become HTTP responses, and the resolver every API
+function uses: Powertools' HTTP API resolver with pydantic validation, errors as JSON with a
+`message`, and authorization checked before any route runs."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty.api.auth import Caller, Forbidden, RouteNotFound, Unauthorized, authorize
+from loyalty.api.models import ErrorBody
+from loyalty.domain import errors
+
+logger = Logger(child=True)
+
+
+class BadRequest(errors.LoyaltyError):
+    """A malformed parameter (an unknown cursor...)."""
+
+
+# Most specific first: the first class the error is an instance of decides.
+ERROR_STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
+    (Unauthorized, HTTPStatus.UNAUTHORIZED),
+    (Forbidden, HTTPStatus.FORBIDDEN),
+    (RouteNotFound, HTTPStatus.NOT_FOUND),
+    (BadRequest, HTTPStatus.BAD_REQUEST),
+    (errors.MemberNotFound, HTTPStatus.NOT_FOUND),
+    (errors.RewardNotFound, HTTPStatus.NOT_FOUND),
+    (errors.InsufficientPoints, HTTPStatus.CONFLICT),
+    (errors.TierTooLow, HTTPStatus.CONFLICT),
+    (errors.OutOfStock, HTTPStatus.CONFLICT),
+    (errors.AlreadyRewarded, HTTPStatus.CONFLICT),
+    (errors.LimitReached, HTTPStatus.CONFLICT),
+    (errors.EmailTaken, HTTPStatus.CONFLICT),
+    (errors.ReferralRefused, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (errors.IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (errors.InvalidMessage, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (errors.ConcurrentUpdate, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (not JSON, bad parameter)",
+    401: "No valid token",
+    403: "Not allowed for this token",
+    404: "Unknown member or route",
+    409: "Conflicts with the member's state",
+    422: "Invalid request",
+    503: "Busy member; retry",
+}
+
+
+def documented(
+    success: tuple[int, str] | None = None, *statuses: int
+) -> dict[int, OpenAPIResponse]:
+    """OpenAPI responses of a route: its success (when not 200) and its error statuses,
+    each error with the `ErrorBody` schema."""
+    responses: dict[int, OpenAPIResponse] = {}
+    if success is not None:
+        responses[success[0]] = {"description": success[1]}
+    for status in statuses or (400, 401, 403, 404, 422):
+        responses[status] = {
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return responses
+
+
+def error_response(
+    status: HTTPStatus, message: str, details: list[dict[str, str]] | None = None
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["errors"] = details
+    headers = {"Retry-After": "1"} if status == HTTPStatus.SERVICE_UNAVAILABLE else None
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers,
+    )
+
+
+def status_of(error: Exception) -> HTTPStatus:
+    for error_class, status in ERROR_STATUS:
+        if isinstance(error, error_class):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def _validation_details(error: RequestValidationError) -> list[dict[str, str]]:
+    details = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ())]
+        details.append({"field": ".".join(location) or "body", "problem": str(item.get("msg"))})
+    return details
+
+
+def make_resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def _invalid(error: RequestValidationError) -> Response[dict[str, Any]]:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            return error_response(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON")
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "the request is not valid",
+            _validation_details(error),
+        )
+
+    @app.exception_handler(errors.LoyaltyError)  # type: ignore[untyped-decorator]
+    def _domain(error: errors.LoyaltyError) -> Response[dict[str, Any]]:
+        status = status_of(error)
+        if status >= 500:
+            logger.warning("request could not complete", error=type(error).__name__)
+        return error_response(status, str(error) or status.phrase)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[dict[str, Any]]:
+        return error_response(HTTPStatus.NOT_FOUND, "no such route")
+
+    return app
+
+
+def current_caller(app: APIGatewayHttpResolver) -> Caller:
+    caller = app.context.get("caller")
+    if not isinstance(caller, Caller):  # pragma: no cover - serve() always sets it
+        raise Unauthorized("a valid bearer token is required")
+    return caller
+
+
+def serve(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext
+) -> dict[str, Any]:
+    """Authorize, then route. A refusal is answered here, before validation or any route
+    runs, so it changes nothing."""
+    try:
+        caller = authorize(event)
+    except (Unauthorized, Forbidden, RouteNotFound) as refusal:
+        status = status_of(refusal)
+        logger.info("request refused", status=status.value, route=event.get("routeKey"))
+        response = error_response(status, str(refusal))
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": _json(response.body),
+        }
+    app.append_context(caller=caller)  # type: ignore[no-untyped-call]
+    try:
+        return app.resolve(event, context)
+    finally:
+        app.clear_context()  # type: ignore[no-untyped-call]
+
+
+def _json(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))

@@ -1,0 +1,135 @@
+"""Members: enrollment (with a pending referral) and the member view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from loyalty.domain.errors import ReferralRefused
+from loyalty.domain.ledger import (
+    ExpiringPoints,
+    MemberState,
+    NewMember,
+    PointsLot,
+    new_referral_code,
+    unspent_by_expiry,
+)
+from loyalty.domain.rules import ProgramRules, TierName
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileData:
+    """The personal data of a member: held on the profile only, never in the ledger."""
+
+    name: str | None
+    email: str | None
+    phone: str | None = None
+    birthday: date | None = None
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReferral:
+    referrer_id: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentPlan:
+    member_id: str
+    profile: ProfileData
+    new_member: NewMember | None
+    previous_email: str | None
+    referral: PendingReferral | None
+
+    @property
+    def created(self) -> bool:
+        return self.new_member is not None
+
+
+def plan_enrollment(
+    member_id: str,
+    member: MemberState | None,
+    profile: ProfileData,
+    *,
+    referral_code: str | None,
+    referral_owner: str | None,
+    now: datetime,
+) -> EnrollmentPlan:
+    """A new member is created with a referral code of their own; a member already known
+    (enrolled by an order) keeps every point and only gets the profile. A referral code is
+    recorded as pending when the member has not ordered yet and was not referred before."""
+    referral = None
+    if referral_code is not None:
+        if referral_owner is None:
+            raise ReferralRefused("unknown referral code")
+        if referral_owner == member_id:
+            raise ReferralRefused("a member cannot use their own referral code")
+        if member is None or (member.order_count == 0 and member.referred_by is None):
+            referral = PendingReferral(referral_owner, referral_code)
+    new_member = None
+    if member is None:
+        new_member = NewMember(member_id, now, "api", new_referral_code())
+    return EnrollmentPlan(
+        member_id=member_id,
+        profile=profile,
+        new_member=new_member,
+        previous_email=member.email if member else None,
+        referral=referral,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NextTier:
+    name: TierName
+    points_needed: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    member_id: str
+    name: str | None
+    email: str | None
+    tier: TierName
+    balance: int
+    pending_points: int
+    tier_points: int
+    next_tier: NextTier | None
+    expiring: list[ExpiringPoints]
+    referral_code: str | None
+    enrolled_at: datetime
+
+
+def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsLot]) -> MemberView:
+    """The member's standing. Expiring points are grouped by UTC expiry date, soonest first,
+    each group dated by its earliest expiry instant."""
+    by_day: dict[date, ExpiringPoints] = {}
+    for group in unspent_by_expiry(
+        lots, settled_earned=member.settled_earned, debited=member.debited
+    ):
+        day = group.expires_at.date()
+        known = by_day.get(day)
+        by_day[day] = ExpiringPoints(
+            group.points + (known.points if known else 0),
+            min(group.expires_at, known.expires_at) if known else group.expires_at,
+        )
+    upcoming = rules.next_tier(member.tier_points)
+    return MemberView(
+        member_id=member.member_id,
+        name=member.name,
+        email=member.email,
+        tier=rules.tier_for(member.tier_points),
+        balance=member.balance,
+        pending_points=member.pending_points,
+        tier_points=member.tier_points,
+        next_tier=(
+            NextTier(upcoming.name, upcoming.min_points - member.tier_points) if upcoming else None
+        ),
+        expiring=[by_day[day] for day in sorted(by_day)],
+        referral_code=member.referral_code,
+        enrolled_at=member.enrolled_at,
+    )

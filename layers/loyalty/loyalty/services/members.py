@@ -1,0 +1,199 @@
+"""Members: enrollment, the member view, activity, referrals, reviews and social shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from loyalty.domain.errors import (
+    AlreadyRewarded,
+    ConcurrentUpdate,
+    LimitReached,
+    MemberNotFound,
+)
+from loyalty.domain.ledger import DedupeKey, LedgerEntry, MemberState, plan_earning
+from loyalty.domain.members import MemberView, ProfileData, member_view, plan_enrollment
+from loyalty.domain.ports import MemberStore
+from loyalty.domain.rules import ProgramRules
+from loyalty.services.orders import utc_now
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    created: bool
+    view: MemberView
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    points_awarded: int
+    balance: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralSummary:
+    referral_code: str | None
+    completed: int
+    pending: int
+    points_earned: int
+
+
+class MemberService:
+    def __init__(
+        self,
+        store: MemberStore,
+        rules: Callable[[], ProgramRules],
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._clock = clock or (lambda: utc_now())
+
+    def enroll(self, member_id: str, profile: ProfileData, referral_code: str | None) -> Enrollment:
+        owner = self._store.referral_owner(referral_code) if referral_code else None
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            member = self._store.get_member(member_id)
+            plan = plan_enrollment(
+                member_id,
+                member,
+                profile,
+                referral_code=referral_code,
+                referral_owner=owner,
+                now=now,
+            )
+            try:
+                self._store.commit_enrollment(plan, now)
+            except ConcurrentUpdate:
+                continue
+            return Enrollment(plan.created, self.view(member_id))
+        raise ConcurrentUpdate("the member kept changing during enrollment")
+
+    def update_profile(self, member_id: str, changes: dict[str, Any]) -> MemberView:
+        """Change some personal fields; a field given as null is removed (phone, birthday)."""
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            member = self._require(member_id)
+            current = {
+                "name": member.name,
+                "email": member.email,
+                "phone": member.phone,
+                "birthday": member.birthday,
+            }
+            profile = ProfileData(**(current | changes))
+            plan = plan_enrollment(
+                member_id, member, profile, referral_code=None, referral_owner=None, now=now
+            )
+            try:
+                self._store.commit_enrollment(plan, now)
+            except ConcurrentUpdate:
+                continue
+            return self.view(member_id)
+        raise ConcurrentUpdate("the member kept changing during the update")
+
+    def view(self, member_id: str) -> MemberView:
+        member, lots = self._store.get_member_with_lots(member_id)
+        if member is None:
+            raise MemberNotFound(f"no member '{member_id}'")
+        return member_view(self._rules(), member, lots)
+
+    def activity(
+        self, member_id: str, limit: int, after_entry_id: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        entries, last = self._store.page_entries(member_id, limit, after_entry_id)
+        if not entries and after_entry_id is None and self._store.get_member(member_id) is None:
+            raise MemberNotFound(f"no member '{member_id}'")
+        return entries, last
+
+    def referrals(self, member_id: str) -> ReferralSummary:
+        member = self._require(member_id)
+        referrals = self._store.list_referrals(member_id)
+        return ReferralSummary(
+            referral_code=member.referral_code,
+            completed=sum(1 for r in referrals if r["status"] == "completed"),
+            pending=sum(1 for r in referrals if r["status"] == "pending"),
+            points_earned=sum(int(r["points"]) for r in referrals),
+        )
+
+    def award_review(self, member_id: str, product_id: str, review_id: str) -> Award:
+        """50 points (by default) once per product per member, whatever the review id."""
+        return self._award(
+            member_id,
+            reason="product-review",
+            points=lambda rules, _member, _now: rules.review_points,
+            reference=review_id,
+            dedupe=DedupeKey("review", product_id),
+            details={"productId": product_id},
+        )
+
+    def award_share(self, member_id: str, platform: str, url: str) -> Award:
+        """80 points (by default) per shared URL, once per URL, up to the monthly cap."""
+
+        def points(rules: ProgramRules, member: MemberState, now: datetime) -> int:
+            month = now.strftime("%Y-%m")
+            count = member.shares_count if member.shares_month == month else 0
+            if count >= rules.social_share_monthly_cap:
+                raise LimitReached(
+                    f"the monthly cap of {rules.social_share_monthly_cap} awarded shares is reached"
+                )
+            return rules.social_share_points
+
+        return self._award(
+            member_id,
+            reason="social-share",
+            points=points,
+            reference=url,
+            dedupe=DedupeKey("share", url),
+            details={"platform": platform},
+            counts_share=True,
+        )
+
+    def _award(
+        self,
+        member_id: str,
+        *,
+        reason: str,
+        points: Callable[[ProgramRules, MemberState, datetime], int],
+        reference: str,
+        dedupe: DedupeKey,
+        details: dict[str, str],
+        counts_share: bool = False,
+    ) -> Award:
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            member = self._require(member_id)
+            rules = self._rules()
+            awarded = points(rules, member, now)
+            month = now.strftime("%Y-%m")
+            shares = member.shares_count if member.shares_month == month else 0
+            plan = plan_earning(
+                rules,
+                member,
+                reason=reason,
+                points=awarded,
+                reference=reference,
+                occurred_at=now,
+                now=now,
+                dedupe=dedupe,
+                details=details,
+                shares_month=month if counts_share else None,
+                shares_count=shares + 1 if counts_share else None,
+            )
+            try:
+                self._store.commit_earning(plan, now)
+            except ConcurrentUpdate:
+                continue
+            except AlreadyRewarded:
+                raise
+            return Award(plan.points, member.balance + plan.member.balance)
+        raise ConcurrentUpdate("the member kept changing during the award")
+
+    def _require(self, member_id: str) -> MemberState:
+        member = self._store.get_member(member_id)
+        if member is None:
+            raise MemberNotFound(f"no member '{member_id}'")
+        return member
