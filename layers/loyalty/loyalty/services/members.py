@@ -18,8 +18,7 @@ from loyalty.domain.members import MemberView, ProfileData, member_view, plan_en
 from loyalty.domain.ports import MemberStore
 from loyalty.domain.rules import ProgramRules
 from loyalty.services.orders import utc_now
-
-MAX_ATTEMPTS = 8
+from loyalty.services.retry import attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ class MemberService:
 
     def enroll(self, member_id: str, profile: ProfileData, referral_code: str | None) -> Enrollment:
         owner = self._store.referral_owner(referral_code) if referral_code else None
-        for _ in range(MAX_ATTEMPTS):
+        for _ in attempts():
             now = self._clock()
             member = self._store.get_member(member_id)
             plan = plan_enrollment(
@@ -75,7 +74,7 @@ class MemberService:
 
     def update_profile(self, member_id: str, changes: dict[str, Any]) -> MemberView:
         """Change some personal fields; a field given as null is removed (phone, birthday)."""
-        for _ in range(MAX_ATTEMPTS):
+        for _ in attempts():
             now = self._clock()
             member = self._require(member_id)
             current = {
@@ -163,7 +162,7 @@ class MemberService:
         details: dict[str, str],
         counts_share: bool = False,
     ) -> Award:
-        for _ in range(MAX_ATTEMPTS):
+        for _ in attempts():
             now = self._clock()
             member = self._require(member_id)
             rules = self._rules()

@@ -17,6 +17,7 @@ from loyalty.domain.ledger import plan_order_award, plan_refund
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.ports import OrderLedger
 from loyalty.domain.rules import ProgramRules
+from loyalty.services.retry import MAX_ATTEMPTS, attempts
 
 OutcomeStatus = Literal["awarded", "reversed", "duplicate"]
 
@@ -42,7 +43,7 @@ class OrderService:
         ledger: OrderLedger,
         rules: Callable[[], ProgramRules],
         clock: Callable[[], datetime] | None = None,
-        max_attempts: int = 8,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._ledger = ledger
         self._rules = rules
@@ -51,7 +52,7 @@ class OrderService:
         self._max_attempts = max_attempts
 
     def record(self, message: OrderCompleted | OrderRefunded) -> OrderOutcome:
-        for _ in range(self._max_attempts):
+        for _ in attempts(self._max_attempts):
             try:
                 if isinstance(message, OrderCompleted):
                     return self._award(message)

@@ -26,8 +26,7 @@ from loyalty.domain.rewards import (
 )
 from loyalty.domain.rules import ProgramRules
 from loyalty.services.orders import utc_now
-
-MAX_ATTEMPTS = 10
+from loyalty.services.retry import attempts
 
 
 class RewardService:
@@ -55,7 +54,7 @@ class RewardService:
         """Spend the reward's cost and issue a coupon, once per Idempotency-Key (for good:
         the key decides the redemption id, which the ledger will not write twice)."""
         redemption_id = redemption_id_for(member_id, idempotency_key)
-        for _ in range(MAX_ATTEMPTS):
+        for _ in attempts():
             now = self._clock()
             member, stored = self._store.get_member_and_reward(member_id, reward_id)
             if member is None:

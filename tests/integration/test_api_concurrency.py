@@ -1,0 +1,52 @@
+"""Guarantee 2, no overdraw: concurrent redemptions from separate processes can't spend a
+point twice."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from functions.purchase_award import app as purchase_award
+from loyalty.dal.repository import DynamoLedgerRepository
+from tests.support.events import FakeLambdaContext, completed, sqs_event
+from tests.support.workers import redeem_in_process
+
+PROCESSES = 20
+
+
+def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_three(table_name):
+    # 1350 purchase points + 150 first-purchase bonus = 1500 = three free-shipping rewards.
+    order = completed("o-1", "c-1", ("13.50", 1), at="2026-11-10T10:00:00Z")
+    assert purchase_award.handler(sqs_event(order), FakeLambdaContext())["batchItemFailures"] == []
+    ledger = DynamoLedgerRepository(table_name)
+    assert ledger.get_member("c-1").balance == 1500
+
+    environment = {
+        name: os.environ[name]
+        for name in (
+            "TABLE_NAME",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        )
+    } | {"POWERTOOLS_LOG_LEVEL": "ERROR"}
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(PROCESSES, mp_context=context) as pool:
+        barrier = manager.Barrier(PROCESSES)
+        futures = [
+            pool.submit(redeem_in_process, environment, "c-1", "free-shipping", barrier)
+            for _ in range(PROCESSES)
+        ]
+        replies = [future.result(timeout=120) for future in futures]
+
+    statuses = sorted(status for status, _ in replies)
+    assert statuses == [201] * 3 + [409] * (PROCESSES - 3), replies
+    coupons = {body["couponCode"] for status, body in replies if status == 201}
+    assert len(coupons) == 3
+    member = ledger.get_member("c-1")
+    entries = ledger.list_entries("c-1")
+    assert member.balance == 0
+    assert member.balance == sum(entry.points for entry in entries)
+    assert sum(1 for entry in entries if entry.type == "redeem") == 3
