@@ -1,4 +1,4 @@
-.PHONY: bootstrap test run check validate build bench clean
+.PHONY: bootstrap test run check validate build bench openapi routes clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -18,8 +18,15 @@ validate:
 build:
 	bash scripts/sam.sh build --parallel --cached
 
+openapi:
+	bash scripts/openapi.sh
+
+routes: bootstrap
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m devtools.routes --check
+
 bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_orders
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_api
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

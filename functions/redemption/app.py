@@ -42,7 +42,7 @@ def redeem(
     memberId: str,
     request: Annotated[RedemptionRequest, Body()],
     idempotency_key: IdempotencyKey = None,
-) -> Response[dict[str, Any]]:
+) -> Response[RedemptionBody]:
     fingerprint = hashlib.sha256(
         json.dumps(request.model_dump(by_alias=True), sort_keys=True).encode()
     ).hexdigest()
@@ -62,7 +62,7 @@ def redeem(
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(by_alias=True),
+        body=body,
     )
 
 

@@ -4,13 +4,12 @@ point twice."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 
 from functions.purchase_award import app as purchase_award
 from loyalty.dal.repository import DynamoLedgerRepository
 from tests.support.events import FakeLambdaContext, completed, sqs_event
-from tests.support.workers import redeem_in_process
+from tests.support.workers import lambda_environment, redeem_in_process
 
 PROCESSES = 20
 
@@ -22,16 +21,7 @@ def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_thre
     ledger = DynamoLedgerRepository(table_name)
     assert ledger.get_member("c-1").balance == 1500
 
-    environment = {
-        name: os.environ[name]
-        for name in (
-            "TABLE_NAME",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_DEFAULT_REGION",
-        )
-    } | {"POWERTOOLS_LOG_LEVEL": "ERROR"}
+    environment = lambda_environment()
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(PROCESSES, mp_context=context) as pool:
         barrier = manager.Barrier(PROCESSES)

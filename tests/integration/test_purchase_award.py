@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +20,7 @@ from tests.support.events import (
     sqs_event,
     sqs_record,
 )
+from tests.support.workers import deliver_in_process, lambda_environment
 
 
 def invoke(event):
@@ -205,23 +207,22 @@ def test_a_refund_naming_another_member_is_refused(ledger):
 
 
 def test_concurrent_orders_of_one_member_are_each_awarded_once(ledger):
+    # Five "Lambda instances" (processes: a handler serves one event at a time) deliver 12
+    # orders of one new member at once, three of them twice.
     bodies = [completed(f"o-{i}", "c-1", ("1.00", 1), at="2026-12-09T12:00:00Z") for i in range(12)]
-    errors = []
-
-    def deliver(batch):
-        try:
-            response = invoke(sqs_event(*batch))
-            assert response["batchItemFailures"] == []
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver, args=(bodies[i::4],)) for i in range(4)]
-    threads += [threading.Thread(target=deliver, args=(bodies[:3],))]  # redeliveries
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    batches = [bodies[i::4] for i in range(4)] + [bodies[:3]]
+    context = multiprocessing.get_context("spawn")
+    with (
+        context.Manager() as manager,
+        ProcessPoolExecutor(len(batches), mp_context=context) as pool,
+    ):
+        barrier = manager.Barrier(len(batches))
+        futures = [
+            pool.submit(deliver_in_process, lambda_environment(), batch, barrier)
+            for batch in batches
+        ]
+        failures = [future.result(timeout=120) for future in futures]
+    assert failures == [[]] * len(batches)
     member, entries = assert_consistent(ledger, "c-1")
     assert member.order_count == 12
     assert member.balance == 12 * 100 + 150

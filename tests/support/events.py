@@ -51,7 +51,8 @@ def sqs_event(*bodies: Any) -> dict[str, Any]:
 
 
 def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS_DIR / name).read_text())
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return event
 
 
 def completed(

@@ -23,3 +23,29 @@ def redeem_in_process(
     barrier.wait(timeout=60)  # everyone imported and ready: go at once
     reply = call(app.handler, event)
     return reply.status, reply.body
+
+
+def deliver_in_process(
+    environment: dict[str, str], bodies: list[dict[str, Any]], barrier: Any
+) -> list[dict[str, str]]:
+    """One Lambda instance: a batch of order messages through the purchase-award handler."""
+    os.environ.update(environment)
+    from functions.purchase_award import app
+    from tests.support.events import FakeLambdaContext, sqs_event
+
+    event = sqs_event(*bodies)
+    barrier.wait(timeout=60)
+    failures: list[dict[str, str]] = app.handler(event, FakeLambdaContext())["batchItemFailures"]
+    return failures
+
+
+def lambda_environment() -> dict[str, str]:
+    """What a spawned 'Lambda instance' needs to reach the test's table."""
+    names = (
+        "TABLE_NAME",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    )
+    return {name: os.environ[name] for name in names} | {"POWERTOOLS_LOG_LEVEL": "ERROR"}

@@ -60,12 +60,12 @@ _DESCRIPTIONS = {
 def documented(
     success: tuple[int, str] | None = None, *statuses: int
 ) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route: its success (when not 200) and its error statuses,
-    each error with the `ErrorBody` schema."""
-    responses: dict[int, OpenAPIResponse] = {}
-    if success is not None:
-        responses[success[0]] = {"description": success[1]}
-    for status in statuses or (400, 401, 403, 404, 422):
+    """OpenAPI responses of a route: its success (200 unless said; its body from the route's
+    return annotation) and its error statuses, each with the `ErrorBody` schema (422 always:
+    any request can fail validation)."""
+    code, description = success or (200, "OK")
+    responses: dict[int, OpenAPIResponse] = {code: {"description": description}}
+    for status in sorted({*(statuses or (400, 401, 403, 404)), 422}):
         responses[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorBody}},

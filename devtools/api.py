@@ -1,0 +1,45 @@
+"""The storefront API's resolvers, imported the way the dev tools need them (no AWS, no table).
+
+Each API function's `app.py` defines a Powertools resolver named `app`; the template wires the
+function's `HttpApi` events to it. `devtools.openapi` documents these resolvers and
+`devtools.routes` checks them against the template and the authorization policies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+# Module of each API function's handler, by the function's CodeUri in template.yaml.
+RESOLVER_MODULES: dict[str, str] = {
+    "functions/members_api/": "functions.members_api.app",
+    "functions/redemption/": "functions.redemption.app",
+}
+
+_PATH_PARAMETER = re.compile(r"<(\w+)>")
+
+
+def load_resolvers() -> dict[str, APIGatewayHttpResolver]:
+    """Every API function's resolver, by CodeUri. Importing needs nothing real: the table name
+    and region are only read when a request is served."""
+    os.environ["TABLE_NAME"] = "openapi"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    resolvers: dict[str, APIGatewayHttpResolver] = {}
+    for code_uri, module_name in RESOLVER_MODULES.items():
+        resolver = getattr(importlib.import_module(module_name), "app", None)
+        if not isinstance(resolver, APIGatewayHttpResolver):
+            raise TypeError(f"{module_name}.app is not an APIGatewayHttpResolver")
+        resolvers[code_uri] = resolver
+    return resolvers
+
+
+def route_keys(resolver: APIGatewayHttpResolver) -> set[str]:
+    """The resolver's routes as API Gateway route keys: `GET /members/{memberId}`."""
+    keys: set[str] = set()
+    for route in [*resolver._static_routes, *resolver._dynamic_routes]:
+        path = _PATH_PARAMETER.sub(r"{\1}", route.path)
+        keys.add(f"{route.method.upper()} {path}")
+    return keys
