@@ -7,7 +7,7 @@ otherwise the token is a member's and `sub` is the member id."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -70,7 +70,8 @@ def _scopes(jwt: dict[str, Any]) -> set[str]:
     for claim in ("scope", "scp"):
         value = claims.get(claim)
         if isinstance(value, str):
-            scopes.update(value.replace(",", " ").split())
+            # API Gateway passes array claims flattened as "[a b]".
+            scopes.update(value.strip("[]").replace(",", " ").split())
         elif isinstance(value, list):
             scopes.update(str(item) for item in value)
     return scopes
@@ -90,25 +91,10 @@ def caller_of(event: dict[str, Any]) -> Caller:
     return Caller(subject, "member")
 
 
-def _body_member_id(event: dict[str, Any]) -> str | None:
-    body = event.get("body")
-    if not body:
-        return None
-    if event.get("isBase64Encoded"):
-        import base64
-
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    member_id = document.get("memberId") if isinstance(document, dict) else None
-    return member_id if isinstance(member_id, str) else None
-
-
-def authorize(event: dict[str, Any]) -> Caller:
+def authorize(event: dict[str, Any], body: Callable[[], Any]) -> Caller:
     """The caller, if the route's policy admits them; raises Unauthorized, Forbidden or
-    RouteNotFound otherwise. Routes without a policy are refused (fail closed)."""
+    RouteNotFound otherwise. Routes without a policy are refused (fail closed). `body`
+    gives the parsed JSON body, the very document the route will act on."""
     route_key = event.get("routeKey") or ""
     policy = ROUTE_POLICIES.get(route_key)
     caller = caller_of(event)
@@ -120,8 +106,9 @@ def authorize(event: dict[str, Any]) -> Caller:
         if policy.member_from == "path":
             target = (event.get("pathParameters") or {}).get("memberId")
         else:
-            target = _body_member_id(event)
-        # A body without a readable memberId is left to validation (it will be refused).
+            document = body()
+            target = document.get("memberId") if isinstance(document, dict) else None
+        # A body without a memberId is left to validation (it will be refused there).
         if target is not None and target != caller.subject:
             raise Forbidden("a member may act only on itself")
     return caller

@@ -4,7 +4,10 @@ function uses: Powertools' HTTP API resolver with pydantic validation, errors as
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -17,12 +20,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty.api.auth import Caller, Forbidden, RouteNotFound, Unauthorized, authorize
 from loyalty.api.models import ErrorBody
 from loyalty.domain import errors
+from loyalty.domain.orders import MEMBER_ID_PATTERN
 
 logger = Logger(child=True)
 
 
 class BadRequest(errors.LoyaltyError):
-    """A malformed parameter (an unknown cursor...)."""
+    """A malformed parameter (an unknown cursor...) or body."""
+
+
+class UnsupportedMediaType(errors.LoyaltyError):
+    """A body that is not JSON."""
+
+
+class InvalidMemberId(errors.LoyaltyError):
+    """A path memberId outside the contract's alphabet and length."""
 
 
 # Most specific first: the first class the error is an instance of decides.
@@ -31,6 +43,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (Forbidden, HTTPStatus.FORBIDDEN),
     (RouteNotFound, HTTPStatus.NOT_FOUND),
     (BadRequest, HTTPStatus.BAD_REQUEST),
+    (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
+    (InvalidMemberId, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.MemberNotFound, HTTPStatus.NOT_FOUND),
     (errors.RewardNotFound, HTTPStatus.NOT_FOUND),
     (errors.InsufficientPoints, HTTPStatus.CONFLICT),
@@ -137,14 +151,57 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
     return caller
 
 
+_MEMBER_ID = re.compile(MEMBER_ID_PATTERN)
+
+
+def parse_body(event: dict[str, Any]) -> Any:
+    """The JSON body, parsed once, strictly: only JSON (415 otherwise), UTF-8, and not so
+    deeply nested that parsing it would exhaust the stack (400). None without a body."""
+    raw = event.get("body")
+    if not raw:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType("the request body must be application/json")
+    try:
+        data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text)
+    except (binascii.Error, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid UTF-8 JSON") from None
+    except json.JSONDecodeError:
+        raise BadRequest("the request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply") from None
+
+
+def screen(event: dict[str, Any]) -> Caller:
+    """Everything checked before a route runs: the caller and the route's policy, then the
+    body (JSON only) and the path's member id."""
+    parsed: list[Any] = []
+
+    def body() -> Any:
+        if not parsed:
+            parsed.append(parse_body(event))
+        return parsed[0]
+
+    caller = authorize(event, body)
+    body()
+    member_id = (event.get("pathParameters") or {}).get("memberId")
+    if member_id is not None and not _MEMBER_ID.match(member_id):
+        raise InvalidMemberId("memberId must be 1-64 characters of A-Z a-z 0-9 - _ . @")
+    return caller
+
+
 def serve(
     app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext
 ) -> dict[str, Any]:
-    """Authorize, then route. A refusal is answered here, before validation or any route
+    """Screen, then route. A refusal is answered here, before validation or any route
     runs, so it changes nothing."""
     try:
-        caller = authorize(event)
-    except (Unauthorized, Forbidden, RouteNotFound) as refusal:
+        caller = screen(event)
+    except errors.LoyaltyError as refusal:
         status = status_of(refusal)
         logger.info("request refused", status=status.value, route=event.get("routeKey"))
         response = error_response(status, str(refusal))

@@ -293,7 +293,9 @@ class DynamoLedgerRepository:
     def page_entries(
         self, member_id: str, limit: int, after_entry_id: str | None
     ) -> tuple[list[LedgerEntry], str | None]:
-        """One page of the ledger, newest first; the id to continue after, if more remain."""
+        """One page of the ledger, newest first; the id to continue after, if more remain.
+        One entry more than the page is read, so the last page never offers an empty next
+        one; consistent, so a member sees a redemption made a moment ago."""
         arguments: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
@@ -301,7 +303,8 @@ class DynamoLedgerRepository:
                 {":pk": keys.member_pk(member_id), ":prefix": keys.ENTRY_PREFIX}
             ),
             "ScanIndexForward": False,
-            "Limit": limit,
+            "Limit": limit + 1,
+            "ConsistentRead": True,
             "ReturnConsumedCapacity": "TOTAL",
         }
         if after_entry_id is not None:
@@ -310,8 +313,9 @@ class DynamoLedgerRepository:
             )
         response = self.client.query(**arguments)
         entries = [_entry_from_item(_from_ddb(item)) for item in response.get("Items", [])]
-        more = "LastEvaluatedKey" in response and entries
-        return entries, entries[-1].entry_id if more else None
+        if len(entries) > limit:
+            return entries[:limit], entries[limit - 1].entry_id
+        return entries, None
 
     def referral_owner(self, code: str) -> str | None:
         response = self.client.get_item(

@@ -268,10 +268,14 @@ class _EarningBuilder:
         occurred_at: datetime,
         reference: str,
         details: Mapping[str, str],
+        identity: str | None = None,
     ) -> LotRef | None:
+        """`identity` names the business event for the entry id when the reference alone
+        does not (one review id for two products)."""
         if points <= 0:
             return None
-        entry_id = make_entry_id(occurred_at, reference, reason, len(self.entries))
+        identity = identity or reference
+        entry_id = make_entry_id(occurred_at, identity, reason, len(self.entries))
         self.earned += points
         self.entries.append(
             LedgerEntry(
@@ -292,7 +296,7 @@ class _EarningBuilder:
             self.entries.append(
                 LedgerEntry(
                     entry_id=make_entry_id(
-                        occurred_at, reference, f"{reason}:expired", len(self.entries)
+                        occurred_at, identity, f"{reason}:expired", len(self.entries)
                     ),
                     member_id=self.member_id,
                     type="expire",
@@ -419,6 +423,7 @@ def plan_earning(
         occurred_at=occurred_at,
         reference=reference,
         details=details or {},
+        identity=f"{dedupe.kind}\x1f{dedupe.value}",
     )
     change = MemberChange(
         member_id=member.member_id,

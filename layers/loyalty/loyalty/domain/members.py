@@ -62,14 +62,19 @@ def plan_enrollment(
 ) -> EnrollmentPlan:
     """A new member is created with a referral code of their own; a member already known
     (enrolled by an order) keeps every point and only gets the profile. A referral code is
-    recorded as pending when the member has not ordered yet and was not referred before."""
+    recorded as pending; it is refused when unknown, the member's own, given after the
+    member's first order, or naming another referrer than the one already recorded."""
     referral = None
     if referral_code is not None:
         if referral_owner is None:
             raise ReferralRefused("unknown referral code")
         if referral_owner == member_id:
             raise ReferralRefused("a member cannot use their own referral code")
-        if member is None or (member.order_count == 0 and member.referred_by is None):
+        if member is not None and member.referred_by not in (None, referral_owner):
+            raise ReferralRefused("the member was already referred by someone else")
+        if member is not None and member.order_count > 0 and member.referred_by is None:
+            raise ReferralRefused("a referral code counts only before the first order")
+        if member is None or member.referred_by is None:
             referral = PendingReferral(referral_owner, referral_code)
     new_member = None
     if member is None:

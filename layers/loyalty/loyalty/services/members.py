@@ -104,7 +104,7 @@ class MemberService:
         self, member_id: str, limit: int, after_entry_id: str | None
     ) -> tuple[list[LedgerEntry], str | None]:
         entries, last = self._store.page_entries(member_id, limit, after_entry_id)
-        if not entries and after_entry_id is None and self._store.get_member(member_id) is None:
+        if not entries and self._store.get_member(member_id) is None:
             raise MemberNotFound(f"no member '{member_id}'")
         return entries, last
 
