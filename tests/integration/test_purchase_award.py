@@ -37,7 +37,7 @@ NOW = datetime(2026, 12, 10, 12, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     """Processing time is pinned: earning dates and expiry do not drift with the wall clock."""
-    monkeypatch.setattr("loyalty.services.orders.utc_now", lambda: NOW)
+    monkeypatch.setattr("loyalty.services.clock.utc_now", lambda: NOW)
 
 
 @pytest.fixture

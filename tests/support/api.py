@@ -19,9 +19,8 @@ from tests.support.http import SERVICE, Reply, call, http_event
 
 NOW = datetime(2026, 12, 10, 12, tzinfo=UTC)
 
-# Every module that reads the wall clock through `utc_now` (members and rewards import it
-# from orders, so each binding is pinned).
-CLOCK_MODULES = ("loyalty.services.orders", "loyalty.services.members", "loyalty.services.rewards")
+# The one module every service reads the wall clock from.
+CLOCK_MODULES = ("loyalty.services.clock",)
 
 
 class Clock:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.services.members import MemberService
 from loyalty.services.orders import OrderService
+from loyalty.services.referrals import ReferralService
 from loyalty.services.rewards import RewardService
 from loyalty.settings import load_rules, settings
 
@@ -37,3 +38,9 @@ def reward_service() -> RewardService:
     current = settings()
     document = current.program_rules
     return RewardService(_repository(current.table_name), lambda: load_rules(document))
+
+
+def referral_service() -> ReferralService:
+    current = settings()
+    document = current.program_rules
+    return ReferralService(_repository(current.table_name), lambda: load_rules(document))

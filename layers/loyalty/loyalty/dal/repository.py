@@ -38,6 +38,7 @@ from loyalty.domain.ledger import (
     SpendPlan,
 )
 from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.referrals import ReferralPlan
 from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
 
 if TYPE_CHECKING:
@@ -454,6 +455,50 @@ class DynamoLedgerRepository:
         ]
         self._transact(actions, {0: AlreadyRewarded("already rewarded")})
 
+    # ---- referrals ----------------------------------------------------------------------
+
+    def commit_referral(self, plan: ReferralPlan, now: datetime) -> None:
+        """One transaction: the referral (created, or pending → completed: exactly once per
+        referred customer), both profiles under their version guards, entries and lots.
+        Raises AlreadyRewarded when the referral was completed before."""
+        recorded_at = format_instant(now)
+        referral = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(plan.referrer_id), keys.referral_sk(plan.referee_id)),
+                "UpdateExpression": (
+                    "SET itemType = :type, referrerId = :referrer, refereeId = :referee, "
+                    "#status = :completed, points = :points, orderId = :order, "
+                    "completedAt = :now, capped = :capped, "
+                    "code = if_not_exists(code, :code), createdAt = if_not_exists(createdAt, :now)"
+                ),
+                "ConditionExpression": "attribute_not_exists(PK) OR #status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": _to_ddb(
+                    {
+                        ":type": "referral",
+                        ":referrer": plan.referrer_id,
+                        ":referee": plan.referee_id,
+                        ":completed": "completed",
+                        ":pending": "pending",
+                        ":points": plan.referrer_points,
+                        ":order": plan.order_id,
+                        ":now": recorded_at,
+                        ":capped": plan.capped,
+                        ":code": plan.code or "",
+                    }
+                ),
+            }
+        }
+        actions = [
+            referral,
+            *self._member_actions(plan.referrer, recorded_at),
+            *self._member_actions(plan.referee, recorded_at),
+            *[_put(self.table_name, _entry_item(entry, recorded_at)) for entry in plan.entries],
+            *[_put(self.table_name, _lot_item(lot, recorded_at)) for lot in plan.lots],
+        ]
+        self._transact(actions, {0: AlreadyRewarded("the referral was already completed")})
+
     # ---- rewards and redemptions ------------------------------------------------------------
 
     def list_rewards(self) -> list[Reward]:
@@ -622,6 +667,12 @@ class DynamoLedgerRepository:
         if change.shares_month is not None:
             sets += ", sharesMonth = :sharesMonth, sharesCount = :sharesCount"
             values |= {":sharesMonth": change.shares_month, ":sharesCount": change.shares_count}
+        if change.referrals_month is not None:
+            sets += ", referralsMonth = :referralsMonth, referralsCount = :referralsCount"
+            values |= {
+                ":referralsMonth": change.referrals_month,
+                ":referralsCount": change.referrals_count,
+            }
         update = {
             "Update": {
                 "TableName": self.table_name,
@@ -783,6 +834,8 @@ def _member_from_item(item: Item) -> MemberState:
         shares_month=item.get("sharesMonth"),
         shares_count=int(item.get("sharesCount", 0)),
         referred_by=item.get("referredBy"),
+        referrals_month=item.get("referralsMonth"),
+        referrals_count=int(item.get("referralsCount", 0)),
     )
 
 

@@ -104,6 +104,8 @@ class MemberState:
     shares_month: str | None = None
     shares_count: int = 0
     referred_by: str | None = None
+    referrals_month: str | None = None
+    referrals_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ class MemberChange:
     new_member: NewMember | None = None
     shares_month: str | None = None
     shares_count: int | None = None
+    referrals_month: str | None = None
+    referrals_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +253,7 @@ def purchase_points(rules: ProgramRules, order: OrderCompleted) -> PurchaseCalcu
     return PurchaseCalculation(order.eligible_amount, seasonal, points)
 
 
-class _EarningBuilder:
+class EarningBuilder:
     """Collects the entries and lots of one event's earnings."""
 
     def __init__(self, rules: ProgramRules, member_id: str, now: datetime) -> None:
@@ -336,7 +340,7 @@ def plan_order_award(
     order-count milestones, the order record, and (for an unknown member) the enrollment."""
     calculation = purchase_points(rules, order)
     order_number = (member.order_count if member else 0) + 1
-    builder = _EarningBuilder(rules, order.member_id, now)
+    builder = EarningBuilder(rules, order.member_id, now)
     purchase_lot = builder.earn(
         reason="purchase",
         points=calculation.points,
@@ -416,7 +420,7 @@ def plan_earning(
     shares_count: int | None = None,
 ) -> EarnPlan:
     """A single earning outside orders (review, share, birthday, milestone, referral)."""
-    builder = _EarningBuilder(rules, member.member_id, now)
+    builder = EarningBuilder(rules, member.member_id, now)
     builder.earn(
         reason=reason,
         points=points,

@@ -15,6 +15,7 @@ from loyalty.domain.ledger import (
     RefundPlan,
 )
 from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.referrals import ReferralPlan
 from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
 
 
@@ -66,3 +67,11 @@ class RewardStore(Protocol):
     def get_redemption(self, member_id: str, redemption_id: str) -> Redemption | None: ...
 
     def put_reward(self, reward: Reward, now: datetime) -> bool: ...
+
+
+class ReferralStore(Protocol):
+    def get_member(self, member_id: str) -> MemberState | None: ...
+
+    def referral_owner(self, code: str) -> str | None: ...
+
+    def commit_referral(self, plan: ReferralPlan, now: datetime) -> None: ...

@@ -17,7 +17,7 @@ from loyalty.domain.ledger import DedupeKey, LedgerEntry, MemberState, plan_earn
 from loyalty.domain.members import MemberView, ProfileData, member_view, plan_enrollment
 from loyalty.domain.ports import MemberStore
 from loyalty.domain.rules import ProgramRules
-from loyalty.services.orders import utc_now
+from loyalty.services import clock as wall_clock
 from loyalty.services.retry import attempts
 
 
@@ -50,7 +50,7 @@ class MemberService:
     ) -> None:
         self._store = store
         self._rules = rules
-        self._clock = clock or (lambda: utc_now())
+        self._clock = clock or (lambda: wall_clock.utc_now())
 
     def enroll(self, member_id: str, profile: ProfileData, referral_code: str | None) -> Enrollment:
         owner = self._store.referral_owner(referral_code) if referral_code else None

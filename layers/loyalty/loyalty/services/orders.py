@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from loyalty.domain.errors import (
@@ -17,6 +17,7 @@ from loyalty.domain.ledger import plan_order_award, plan_refund
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.ports import OrderLedger
 from loyalty.domain.rules import ProgramRules
+from loyalty.services import clock as wall_clock
 from loyalty.services.retry import MAX_ATTEMPTS, attempts
 
 OutcomeStatus = Literal["awarded", "reversed", "duplicate"]
@@ -29,10 +30,6 @@ class OrderOutcome:
     reference: str
     points: int
     enrolled: bool = False
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OrderService:
@@ -48,7 +45,7 @@ class OrderService:
         self._ledger = ledger
         self._rules = rules
         # Looked up at call time so a test (or a replay tool) can pin the wall clock.
-        self._clock = clock or (lambda: utc_now())
+        self._clock = clock or (lambda: wall_clock.utc_now())
         self._max_attempts = max_attempts
 
     def record(self, message: OrderCompleted | OrderRefunded) -> OrderOutcome:

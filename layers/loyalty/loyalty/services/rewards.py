@@ -25,7 +25,7 @@ from loyalty.domain.rewards import (
     redemption_id_for,
 )
 from loyalty.domain.rules import ProgramRules
-from loyalty.services.orders import utc_now
+from loyalty.services import clock as wall_clock
 from loyalty.services.retry import attempts
 
 
@@ -38,7 +38,7 @@ class RewardService:
     ) -> None:
         self._store = store
         self._rules = rules
-        self._clock = clock or (lambda: utc_now())
+        self._clock = clock or (lambda: wall_clock.utc_now())
 
     def list_rewards(self) -> list[Reward]:
         return catalog(self._store.list_rewards())

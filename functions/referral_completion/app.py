@@ -1,0 +1,53 @@
+"""Referral completion: wakes (stream filter criteria in template.yaml) for the insert of a
+member's first order record, and completes the referral: both sides earn, once per referred
+customer however often the stream delivers the record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty.domain.calendar import parse_instant
+from loyalty.runtime import referral_service
+
+logger = Logger()
+processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    order = record.dynamodb.new_image if record.dynamodb else None
+    if not order or order.get("itemType") != "order" or int(order.get("orderNumber", 0)) != 1:
+        return  # the filter criteria should have kept this away; nothing to do
+    outcome = referral_service().complete(
+        referee_id=str(order["memberId"]),
+        order_id=str(order["orderId"]),
+        order_code=str(order["referralCode"]) if order.get("referralCode") else None,
+        occurred_at=parse_instant(str(order["occurredAt"])),
+    )
+    logger.info(
+        "referral checked",
+        member_id=order["memberId"],
+        status=outcome.status,
+        referrer_id=outcome.referrer_id,
+        reason=outcome.reason,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,81 @@
+"""Referral completion, driven by the table's stream: a member's first order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
+from loyalty.domain.ports import ReferralStore
+from loyalty.domain.referrals import decide_referrer, plan_referral
+from loyalty.domain.rules import ProgramRules
+from loyalty.services import clock as wall_clock
+from loyalty.services.retry import attempts
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralOutcome:
+    status: str  # completed | duplicate | refused | none
+    referrer_id: str | None = None
+    reason: str | None = None
+    referrer_points: int = 0
+    referee_points: int = 0
+
+
+class ReferralService:
+    def __init__(
+        self,
+        store: ReferralStore,
+        rules: Callable[[], ProgramRules],
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._rules = rules
+        self._clock = clock or (lambda: wall_clock.utc_now())
+
+    def complete(
+        self,
+        *,
+        referee_id: str,
+        order_id: str,
+        order_code: str | None,
+        occurred_at: datetime,
+    ) -> ReferralOutcome:
+        """Both sides earn once per referred customer, however often this is called."""
+        code_owner = self._store.referral_owner(order_code) if order_code else None
+        for _ in attempts():
+            now = self._clock()
+            referee = self._store.get_member(referee_id)
+            if referee is None:  # the order created the member: it exists by now
+                raise ConcurrentUpdate(f"member '{referee_id}' is not readable yet")
+            decision = decide_referrer(referee, order_code, code_owner)
+            if decision.referrer_id is None:
+                status = "none" if decision.refusal == "no referral" else "refused"
+                return ReferralOutcome(status, reason=decision.refusal)
+            referrer = self._store.get_member(decision.referrer_id)
+            if referrer is None:
+                return ReferralOutcome("refused", reason="the referrer no longer exists")
+            plan = plan_referral(
+                self._rules(),
+                referrer=referrer,
+                referee=referee,
+                code=decision.code,
+                order_id=order_id,
+                occurred_at=occurred_at,
+                now=now,
+            )
+            try:
+                self._store.commit_referral(plan, now)
+            except ConcurrentUpdate:
+                continue
+            except AlreadyRewarded:
+                return ReferralOutcome("duplicate", referrer.member_id)
+            return ReferralOutcome(
+                "completed",
+                referrer.member_id,
+                reason="monthly cap reached" if plan.capped else None,
+                referrer_points=plan.referrer_points,
+                referee_points=plan.referee_points,
+            )
+        raise ConcurrentUpdate("the members kept changing during the referral")
