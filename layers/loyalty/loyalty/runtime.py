@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.services.expiry import ExpiryService
 from loyalty.services.members import MemberService
 from loyalty.services.orders import OrderService
 from loyalty.services.referrals import ReferralService
@@ -44,3 +45,7 @@ def referral_service() -> ReferralService:
     current = settings()
     document = current.program_rules
     return ReferralService(_repository(current.table_name), lambda: load_rules(document))
+
+
+def expiry_service() -> ExpiryService:
+    return ExpiryService(_repository(settings().table_name))

@@ -11,18 +11,20 @@
 | one-time earning      | MEMBER#<memberId>      | REVIEW#<productId>, SHARE#<url hash>, ...|
 | referral (referrer's) | MEMBER#<referrerId>    | REFERRAL#<refereeId>                 |
 | referral code         | REFCODE#<code>         | CODE                                 |
+| expiry warning        | MEMBER#<memberId>      | WARNING#<lotId>                      |
 | email lock            | EMAIL#<sha256(email)>  | EMAIL                                |
 | reward                | CATALOG                | REWARD#<rewardId>                    |
 | coupon                | COUPON#<code>          | COUPON                               |
 
-GSI1 is sparse: only items due for a daily job carry GSI1PK/GSI1SK. Lots are listed under
-the day they expire, spread over a few shards so one day's partition never runs hot.
+GSI1 is sparse: only items due for a daily job carry GSI1PK/GSI1SK. An open lot is listed
+under `EXPIRY#<shard>` sorted by when the expiry job must next look at it (its warning, then
+its expiry); settled lots leave the index, so the job reads only what is due.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import datetime
 
 from loyalty.domain.calendar import format_instant
 
@@ -55,6 +57,10 @@ def dedupe_sk(kind: str, value: str) -> str:
     if kind == "share":
         value = hashlib.sha256(value.encode()).hexdigest()
     return f"{kind.upper()}#{value}"
+
+
+def warning_sk(lot_id: str) -> str:
+    return f"WARNING#{lot_id}"
 
 
 REFERRAL_PREFIX = "REFERRAL#"
@@ -108,9 +114,19 @@ def shard_of(member_id: str, shards: int) -> int:
     return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
 
 
-def lot_expiry_gsi_pk(expires_on: date, member_id: str) -> str:
-    return f"EXPIRY#{expires_on.isoformat()}#{shard_of(member_id, EXPIRY_SHARDS)}"
+def lot_due_gsi_pk(member_id: str) -> str:
+    return expiry_shard_pk(shard_of(member_id, EXPIRY_SHARDS))
 
 
-def lot_expiry_gsi_sk(member_id: str, lot_id: str) -> str:
-    return f"{member_pk(member_id)}#{lot_id}"
+def expiry_shard_pk(shard: int) -> str:
+    return f"EXPIRY#{shard}"
+
+
+def lot_due_gsi_sk(next_action_at: datetime, member_id: str, lot_id: str) -> str:
+    # Sorted by when the expiry job must next look at the lot (warn, then expire): the job
+    # queries `GSI1SK <= now` and so catches up whatever a missed run left behind.
+    return f"{format_instant(next_action_at)}#{member_id}#{lot_id}"
+
+
+def due_upper_bound(now: datetime) -> str:
+    return f"{format_instant(now)}~"

@@ -5,7 +5,7 @@ in the same transaction as the points."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +24,7 @@ from loyalty.domain.errors import (
     InsufficientPoints,
     OutOfStock,
 )
+from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     EarnPlan,
     LedgerEntry,
@@ -455,6 +456,117 @@ class DynamoLedgerRepository:
         ]
         self._transact(actions, {0: AlreadyRewarded("already rewarded")})
 
+    # ---- expiry ---------------------------------------------------------------------------
+
+    def due_lot_members(
+        self, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Members with a lot due for the expiry job (a warning or an expiry) in one shard of
+        the sparse index; the key to continue after, if the page was full."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK < :upper",
+            "ExpressionAttributeValues": _to_ddb(
+                {":pk": keys.expiry_shard_pk(shard), ":upper": keys.due_upper_bound(now)}
+            ),
+            "ProjectionExpression": "memberId",
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after:
+            arguments["ExclusiveStartKey"] = after
+        response = self.client.query(**arguments)
+        members = list(dict.fromkeys(_from_ddb(item)["memberId"] for item in response["Items"]))
+        return members, response.get("LastEvaluatedKey")
+
+    def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None:
+        """One transaction per step: the profile (guarded: nothing spent or earned since it
+        was read), the expiry entry, settled lots leaving the index, warned lots moving on
+        to their expiry, and a warning item per warned lot (published by the stream)."""
+        recorded_at = format_instant(now)
+        member = plan.member
+        profile = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(member.member_id), keys.PROFILE_SK),
+                "UpdateExpression": (
+                    "SET updatedAt = :now "
+                    "ADD balance :minus, debited :expired, settledEarned :settled"
+                ),
+                "ConditionExpression": (
+                    "version = :version AND debited = :debited AND settledEarned = :settledBefore"
+                ),
+                "ExpressionAttributeValues": _to_ddb(
+                    {
+                        ":now": recorded_at,
+                        ":minus": -plan.expired_points,
+                        ":expired": plan.expired_points,
+                        ":settled": plan.settled_points,
+                        ":version": member.version,
+                        ":debited": member.debited,
+                        ":settledBefore": member.settled_earned,
+                    }
+                ),
+            }
+        }
+        actions: list[dict[str, Any]] = [profile]
+        if plan.entry is not None:
+            actions.append(_put(self.table_name, _entry_item(plan.entry, recorded_at)))
+        for lot in plan.settled:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(
+                            keys.member_pk(member.member_id),
+                            keys.lot_sk(lot.expires_at, lot.lot_id),
+                        ),
+                        "UpdateExpression": "SET settledAt = :now REMOVE GSI1PK, GSI1SK",
+                        "ConditionExpression": "attribute_not_exists(settledAt)",
+                        "ExpressionAttributeValues": _to_ddb({":now": recorded_at}),
+                    }
+                }
+            )
+        warned = [(w.lot, w.points) for w in plan.warnings] + [
+            (lot, 0) for lot in plan.warned_without_points
+        ]
+        for lot, points in warned:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(
+                            keys.member_pk(member.member_id),
+                            keys.lot_sk(lot.expires_at, lot.lot_id),
+                        ),
+                        "UpdateExpression": "SET warnedAt = :now, GSI1SK = :next",
+                        "ConditionExpression": "attribute_not_exists(warnedAt)",
+                        "ExpressionAttributeValues": _to_ddb(
+                            {
+                                ":now": recorded_at,
+                                ":next": keys.lot_due_gsi_sk(
+                                    lot.expires_at, member.member_id, lot.lot_id
+                                ),
+                            }
+                        ),
+                    }
+                }
+            )
+            if points:
+                warning = {
+                    "PK": keys.member_pk(member.member_id),
+                    "SK": keys.warning_sk(lot.lot_id),
+                    "itemType": "expiryWarning",
+                    "memberId": member.member_id,
+                    "lotId": lot.lot_id,
+                    "points": points,
+                    "expiresAt": format_instant(lot.expires_at),
+                    "recordedAt": recorded_at,
+                }
+                actions.append(_put(self.table_name, warning, must_be_new=True))
+        self._transact(actions, {})
+
     # ---- referrals ----------------------------------------------------------------------
 
     def commit_referral(self, plan: ReferralPlan, now: datetime) -> None:
@@ -882,8 +994,9 @@ def _lot_item(lot: PointsLot, recorded_at: str) -> Item:
         "expiresAt": format_instant(lot.expires_at),
         "reason": lot.reason,
         "reference": lot.reference,
-        "GSI1PK": keys.lot_expiry_gsi_pk(lot.expires_at.astimezone(UTC).date(), lot.member_id),
-        "GSI1SK": keys.lot_expiry_gsi_sk(lot.member_id, lot.lot_id),
+        "warnAt": format_instant(lot.warn_at) if lot.warn_at else None,
+        "GSI1PK": keys.lot_due_gsi_pk(lot.member_id),
+        "GSI1SK": keys.lot_due_gsi_sk(lot.next_action_at, lot.member_id, lot.lot_id),
         "recordedAt": recorded_at,
     }
 
@@ -906,4 +1019,7 @@ def _lot_from_item(item: Item) -> PointsLot:
         expires_at=parse_instant(item["expiresAt"]),
         reason=item["reason"],
         reference=item["reference"],
+        warn_at=parse_instant(item["warnAt"]) if item.get("warnAt") else None,
+        warned="warnedAt" in item,
+        settled="settledAt" in item,
     )

@@ -19,7 +19,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
@@ -68,6 +68,16 @@ class PointsLot:
     expires_at: datetime
     reason: str
     reference: str
+    warn_at: datetime | None = None
+    warned: bool = False
+    settled: bool = False
+
+    @property
+    def next_action_at(self) -> datetime:
+        """When the expiry job next has to look at this lot: to warn, then to expire."""
+        if self.warn_at is not None and not self.warned:
+            return self.warn_at
+        return self.expires_at
 
     @property
     def ref(self) -> LotRef:
@@ -320,6 +330,11 @@ class EarningBuilder:
             expires_at=expires_at,
             reason=reason,
             reference=reference,
+            warn_at=(
+                expires_at - timedelta(days=self.rules.expiry_warning_days)
+                if self.rules.expiry_warning_days
+                else None
+            ),
         )
         self.lots.append(lot)
         return lot.ref
@@ -562,6 +577,19 @@ def unspent_by_expiry(
         if unspent > 0:
             grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + unspent
     return [ExpiringPoints(points, expires_at) for expires_at, points in grouped.items()]
+
+
+def unspent_per_lot(
+    lots: Iterable[PointsLot], *, settled_earned: int, debited: int
+) -> dict[str, int]:
+    """The unspent points of each lot, soonest-expiring first attribution (see above)."""
+    remaining_debit = debited - settled_earned
+    unspent: dict[str, int] = {}
+    for lot in sorted(lots, key=lambda lot: (lot.expires_at, lot.lot_id)):
+        spent_here = min(max(remaining_debit, 0), lot.points)
+        remaining_debit -= lot.points
+        unspent[lot.lot_id] = lot.points - spent_here
+    return unspent
 
 
 def balance_of(entries: Sequence[LedgerEntry]) -> int:

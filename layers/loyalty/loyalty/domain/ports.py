@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     EarnPlan,
     LedgerEntry,
@@ -75,3 +76,15 @@ class ReferralStore(Protocol):
     def referral_owner(self, code: str) -> str | None: ...
 
     def commit_referral(self, plan: ReferralPlan, now: datetime) -> None: ...
+
+
+class ExpiryStore(Protocol):
+    def due_lot_members(
+        self, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
+    ) -> tuple[list[str], dict[str, Any] | None]: ...
+
+    def get_member_with_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+
+    def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None: ...
