@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from typing import Any
 
 import boto3
+
+from devtools.template import load_template
 
 
 class StreamReader:
@@ -49,7 +52,7 @@ def _as_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]
     change = dict(record["dynamodb"])
     created = change.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
-        change["ApproximateCreationDateTime"] = created.timestamp()
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
@@ -63,3 +66,30 @@ def _as_lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]
 
 def stream_event(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Records": records}
+
+
+def template_filters(function: str) -> list[dict[str, Any]]:
+    """A stream consumer's FilterCriteria patterns, from template.yaml."""
+    properties = load_template()["Resources"][function]["Properties"]
+    (trigger,) = (e for e in properties["Events"].values() if e["Type"] == "DynamoDB")
+    return [json.loads(f["Pattern"]) for f in trigger["Properties"]["FilterCriteria"]["Filters"]]
+
+
+def matches(pattern: dict[str, Any], value: Any) -> bool:
+    """Lambda event filtering, the subset the template uses: nested keys, lists of exact
+    values."""
+    for key, expected in pattern.items():
+        if not isinstance(value, dict) or key not in value:
+            return False
+        if isinstance(expected, dict):
+            if not matches(expected, value[key]):
+                return False
+        elif value[key] not in expected:
+            return False
+    return True
+
+
+def delivered_to(function: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stream event `function` receives: only the records its filter criteria admit."""
+    patterns = template_filters(function)
+    return stream_event([r for r in records if any(matches(p, r) for p in patterns)])
