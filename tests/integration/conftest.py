@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import Clock, pin_clock, table_items
+from tests.support.schedules import queue  # noqa: F401 - a fixture for the job tests
 
 
 @pytest.fixture

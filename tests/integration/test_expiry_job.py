@@ -8,39 +8,12 @@ from typing import Any
 
 import pytest
 
-from functions.expiry_job import app as expiry_job
+from functions.jobs import app as jobs
 from loyalty.dal.repository import DynamoLedgerRepository
-from loyalty.services import expiry as expiry_module
+from loyalty.services import jobs as jobs_module
 from tests.support.api import order, play_orders, redeem
 from tests.support.events import FakeLambdaContext, sqs_event
-from tests.support.schedules import scheduled_event
-
-
-class CapturedQueue:
-    """Stands in for the SQS work queue: keeps what is sent, delivers it on demand."""
-
-    def __init__(self) -> None:
-        self.pending: list[dict[str, Any]] = []
-
-    def send(self, messages: list[dict[str, Any]]) -> None:
-        self.pending.extend(messages)
-
-    def drain(self, context: Any = None) -> int:
-        delivered = 0
-        while self.pending:
-            batch, self.pending = self.pending[:10], self.pending[10:]
-            event = sqs_event(*[json.dumps(message) for message in batch])
-            response = expiry_job.worker_handler(event, context or FakeLambdaContext())
-            assert response["batchItemFailures"] == []
-            delivered += len(batch)
-        return delivered
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    captured = CapturedQueue()
-    monkeypatch.setattr(expiry_job, "_queue", lambda: captured)
-    return captured
+from tests.support.schedules import run_daily, scheduled_event
 
 
 @pytest.fixture
@@ -49,8 +22,7 @@ def ledger(table_name, clock):
 
 
 def run_job(queue, time: str, context: Any = None) -> None:
-    expiry_job.schedule_handler(scheduled_event(time), FakeLambdaContext())
-    queue.drain(context)
+    run_daily(queue, "expiry", time, context)
 
 
 def expire_entries(ledger, member_id):
@@ -134,18 +106,18 @@ def test_a_run_stopped_halfway_continues_through_the_queue_and_expires_each_once
 ):
     members = [f"c-{index}" for index in range(12)]
     play_orders(*[order(f"o-{m}", m, "1.00", at="2026-01-10T10:00:00Z") for m in members])
-    monkeypatch.setattr(expiry_module, "PAGE_SIZE", 1)
+    monkeypatch.setattr(jobs_module, "PAGE_SIZE", 1)
 
     class ShortOfTime(FakeLambdaContext):
         def get_remaining_time_in_millis(self) -> int:
             return 1_000  # below the safety margin: one page, then hand over
 
-    expiry_job.schedule_handler(scheduled_event("2027-01-11T00:00:00Z"), FakeLambdaContext())
+    jobs.expiry_schedule(scheduled_event("2027-01-11T00:00:00Z"), FakeLambdaContext())
     first = queue.pending[:]
     queue.pending.clear()
     # The first delivery of every shard stops after a page and queues the rest.
     for message in first:
-        response = expiry_job.worker_handler(sqs_event(json.dumps(message)), ShortOfTime())
+        response = jobs.worker_handler(sqs_event(json.dumps(message)), ShortOfTime())
         assert response["batchItemFailures"] == []
     assert any("cursor" in message for message in queue.pending)
     # A crash: one continuation is delivered twice; then everything is drained.

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.services.expiry import ExpiryService
+from loyalty.services.jobs import Promotions, ScheduledAwards
 from loyalty.services.members import MemberService
 from loyalty.services.orders import OrderService
 from loyalty.services.referrals import ReferralService
@@ -49,3 +50,15 @@ def referral_service() -> ReferralService:
 
 def expiry_service() -> ExpiryService:
     return ExpiryService(_repository(settings().table_name))
+
+
+def scheduled_awards() -> ScheduledAwards:
+    current = settings()
+    document = current.program_rules
+    return ScheduledAwards(_repository(current.table_name), lambda: load_rules(document))
+
+
+def promotions() -> Promotions:
+    current = settings()
+    document = current.program_rules
+    return Promotions(_repository(current.table_name), lambda: load_rules(document))

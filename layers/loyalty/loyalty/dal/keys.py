@@ -11,14 +11,18 @@
 | one-time earning      | MEMBER#<memberId>      | REVIEW#<productId>, SHARE#<url hash>, ...|
 | referral (referrer's) | MEMBER#<referrerId>    | REFERRAL#<refereeId>                 |
 | referral code         | REFCODE#<code>         | CODE                                 |
+| job schedule          | MEMBER#<memberId>      | SCHEDULE#birthday, SCHEDULE#tenure   |
 | expiry warning        | MEMBER#<memberId>      | WARNING#<lotId>                      |
 | email lock            | EMAIL#<sha256(email)>  | EMAIL                                |
 | reward                | CATALOG                | REWARD#<rewardId>                    |
+| promotion announced   | PROMOTION#<name>-<start> | PROMOTION                          |
 | coupon                | COUPON#<code>          | COUPON                               |
 
 GSI1 is sparse: only items due for a daily job carry GSI1PK/GSI1SK. An open lot is listed
 under `EXPIRY#<shard>` sorted by when the expiry job must next look at it (its warning, then
-its expiry); settled lots leave the index, so the job reads only what is due.
+its expiry); settled lots leave the index. A member's schedule items are listed under
+`BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when they are next due. Every job queries
+`GSI1SK < now` per shard: it reads only what is due and catches up missed runs.
 """
 
 from __future__ import annotations
@@ -86,6 +90,13 @@ def reward_sk(reward_id: str) -> str:
     return f"{REWARD_PREFIX}{reward_id}"
 
 
+PROMOTION_SK = "PROMOTION"
+
+
+def promotion_pk(promotion_id: str) -> str:
+    return f"PROMOTION#{promotion_id}"
+
+
 COUPON_SK = "COUPON"
 
 
@@ -115,11 +126,28 @@ def shard_of(member_id: str, shards: int) -> int:
 
 
 def lot_due_gsi_pk(member_id: str) -> str:
-    return expiry_shard_pk(shard_of(member_id, EXPIRY_SHARDS))
+    return due_pk("expiry", shard_of(member_id, EXPIRY_SHARDS))
+
+
+def due_pk(job: str, shard: int) -> str:
+    """A daily job's shard of the sparse due index: `EXPIRY#3`, `BIRTHDAY#0`, ..."""
+    return f"{job.upper()}#{shard}"
 
 
 def expiry_shard_pk(shard: int) -> str:
-    return f"EXPIRY#{shard}"
+    return due_pk("expiry", shard)
+
+
+def schedule_sk(job: str) -> str:
+    return f"SCHEDULE#{job}"
+
+
+def schedule_gsi_pk(job: str, member_id: str) -> str:
+    return due_pk(job, shard_of(member_id, EXPIRY_SHARDS))
+
+
+def schedule_gsi_sk(due_at: datetime, member_id: str) -> str:
+    return f"{format_instant(due_at)}#{member_id}"
 
 
 def lot_due_gsi_sk(next_action_at: datetime, member_id: str, lot_id: str) -> str:

@@ -41,6 +41,7 @@ from loyalty.domain.ledger import (
 from loyalty.domain.members import EnrollmentPlan
 from loyalty.domain.referrals import ReferralPlan
 from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -378,6 +379,9 @@ class DynamoLedgerRepository:
                 _put(self.table_name, item, must_be_new=True),
                 _put(self.table_name, _referral_code_item(plan.new_member), must_be_new=True),
             ]
+            tenure = plan.new_member.tenure
+            if tenure is not None and tenure.due_at is not None:
+                actions.append(self._schedule_action(plan.member_id, tenure, recorded_at))
         else:
             values: Item = {":now": recorded_at}
             sets = ["updatedAt = :now"]
@@ -419,6 +423,10 @@ class DynamoLedgerRepository:
                         }
                     }
                 )
+        if plan.birthday_schedule is not None:
+            actions.append(
+                self._schedule_action(plan.member_id, plan.birthday_schedule, recorded_at)
+            )
         if plan.referral is not None:
             referral = {
                 "PK": keys.member_pk(plan.referral.referrer_id),
@@ -454,21 +462,23 @@ class DynamoLedgerRepository:
             *[_put(self.table_name, _entry_item(entry, recorded_at)) for entry in plan.entries],
             *[_put(self.table_name, _lot_item(lot, recorded_at)) for lot in plan.lots],
         ]
+        if plan.schedule is not None:
+            actions.append(self._schedule_action(plan.member.member_id, plan.schedule, recorded_at))
         self._transact(actions, {0: AlreadyRewarded("already rewarded")})
 
     # ---- expiry ---------------------------------------------------------------------------
 
-    def due_lot_members(
-        self, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
+    def due_members(
+        self, job: str, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
     ) -> tuple[list[str], dict[str, Any] | None]:
-        """Members with a lot due for the expiry job (a warning or an expiry) in one shard of
-        the sparse index; the key to continue after, if the page was full."""
+        """Members due for a daily job (for expiry: a lot to warn about or expire) in one
+        shard of the sparse index; the key to continue after, if the page was full."""
         arguments: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": "GSI1",
             "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK < :upper",
             "ExpressionAttributeValues": _to_ddb(
-                {":pk": keys.expiry_shard_pk(shard), ":upper": keys.due_upper_bound(now)}
+                {":pk": keys.due_pk(job, shard), ":upper": keys.due_upper_bound(now)}
             ),
             "ProjectionExpression": "memberId",
             "Limit": limit,
@@ -479,6 +489,75 @@ class DynamoLedgerRepository:
         response = self.client.query(**arguments)
         members = list(dict.fromkeys(_from_ddb(item)["memberId"] for item in response["Items"]))
         return members, response.get("LastEvaluatedKey")
+
+    def due_lot_members(
+        self, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        return self.due_members("expiry", shard, now, limit, after)
+
+    def get_schedule(self, member_id: str, job: ScheduledJob) -> Schedule | None:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=_key(keys.member_pk(member_id), keys.schedule_sk(job)),
+            ConsistentRead=True,
+        )
+        raw = response.get("Item")
+        if not raw:
+            return None
+        item = _from_ddb(raw)
+        step = item.get("step")
+        return Schedule(job, parse_instant(item["dueAt"]), int(step) if step else None)
+
+    def put_schedule(self, member_id: str, change: ScheduleChange, now: datetime) -> None:
+        self._transact([self._schedule_action(member_id, change, format_instant(now))], {})
+
+    def _schedule_action(
+        self, member_id: str, change: ScheduleChange, recorded_at: str
+    ) -> dict[str, Any]:
+        key = _key(keys.member_pk(member_id), keys.schedule_sk(change.job))
+        if change.due_at is None:
+            return {"Delete": {"TableName": self.table_name, "Key": key}}
+        item = {
+            "PK": keys.member_pk(member_id),
+            "SK": keys.schedule_sk(change.job),
+            "itemType": "schedule",
+            "job": change.job,
+            "memberId": member_id,
+            "dueAt": format_instant(change.due_at),
+            "step": change.step,
+            "GSI1PK": keys.schedule_gsi_pk(change.job, member_id),
+            "GSI1SK": keys.schedule_gsi_sk(change.due_at, member_id),
+            "updatedAt": recorded_at,
+        }
+        return _put(self.table_name, item)
+
+    def record_promotion(
+        self, name: str, start: date, end: date, multiplier: Decimal, now: datetime
+    ) -> bool:
+        """The promotion's announcement, once per window occurrence; True when new."""
+        promotion_id = f"{name}-{start.isoformat()}"
+        item = {
+            "PK": keys.promotion_pk(promotion_id),
+            "SK": keys.PROMOTION_SK,
+            "itemType": "promotion",
+            "promotionId": promotion_id,
+            "name": name,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "multiplier": str(multiplier),
+            "createdAt": format_instant(now),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=_to_ddb(item),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None:
         """One transaction per step: the profile (guarded: nothing spent or earned since it
@@ -760,10 +839,15 @@ class DynamoLedgerRepository:
                 "debited": change.debited,
                 "orderCount": change.order_count,
             }
-            return [
+            actions = [
                 _put(self.table_name, profile, must_be_new=True),
                 _put(self.table_name, _referral_code_item(change.new_member), must_be_new=True),
             ]
+            if change.new_member.tenure is not None and change.new_member.tenure.due_at:
+                actions.append(
+                    self._schedule_action(change.member_id, change.new_member.tenure, recorded_at)
+                )
+            return actions
         sets = "SET tier = :tier, updatedAt = :now"
         values: Item = {
             ":tier": change.tier,

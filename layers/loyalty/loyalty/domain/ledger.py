@@ -27,6 +27,7 @@ from loyalty.domain.calendar import add_months
 from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.rules import ProgramRules, TierName
+from loyalty.domain.schedules import ScheduleChange, tenure_schedule
 
 EntryType = Literal["earn", "redeem", "expire", "reverse", "adjust"]
 
@@ -148,6 +149,7 @@ class NewMember:
     enrolled_at: datetime
     enrolled_by: str
     referral_code: str
+    tenure: ScheduleChange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +216,7 @@ class EarnPlan:
     entries: tuple[LedgerEntry, ...]
     lots: tuple[PointsLot, ...]
     dedupe: DedupeKey
+    schedule: ScheduleChange | None = None
 
     @property
     def points(self) -> int:
@@ -391,6 +394,7 @@ def plan_order_award(
             enrolled_at=order.occurred_at,
             enrolled_by="order",
             referral_code=referral_code or new_referral_code(),
+            tenure=tenure_schedule(rules, order.occurred_at),
         )
     change = MemberChange(
         member_id=order.member_id,
@@ -433,8 +437,10 @@ def plan_earning(
     details: Mapping[str, str] | None = None,
     shares_month: str | None = None,
     shares_count: int | None = None,
+    schedule: ScheduleChange | None = None,
 ) -> EarnPlan:
-    """A single earning outside orders (review, share, birthday, milestone, referral)."""
+    """A single earning outside orders (review, share, birthday, milestone, referral);
+    `schedule` moves the member's job schedule in the same write."""
     builder = EarningBuilder(rules, member.member_id, now)
     builder.earn(
         reason=reason,
@@ -454,7 +460,7 @@ def plan_earning(
         shares_month=shares_month,
         shares_count=shares_count,
     )
-    return EarnPlan(change, tuple(builder.entries), tuple(builder.lots), dedupe)
+    return EarnPlan(change, tuple(builder.entries), tuple(builder.lots), dedupe, schedule)
 
 
 def plan_refund(

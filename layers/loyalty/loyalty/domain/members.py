@@ -16,6 +16,7 @@ from loyalty.domain.ledger import (
     unspent_by_expiry,
 )
 from loyalty.domain.rules import ProgramRules, TierName
+from loyalty.domain.schedules import ScheduleChange, birthday_due, tenure_schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class EnrollmentPlan:
     new_member: NewMember | None
     previous_email: str | None
     referral: PendingReferral | None
+    birthday_schedule: ScheduleChange | None = None
 
     @property
     def created(self) -> bool:
@@ -52,6 +54,7 @@ class EnrollmentPlan:
 
 
 def plan_enrollment(
+    rules: ProgramRules,
     member_id: str,
     member: MemberState | None,
     profile: ProfileData,
@@ -78,13 +81,24 @@ def plan_enrollment(
             referral = PendingReferral(referral_owner, referral_code)
     new_member = None
     if member is None:
-        new_member = NewMember(member_id, now, "api", new_referral_code())
+        new_member = NewMember(
+            member_id, now, "api", new_referral_code(), tenure_schedule(rules, now)
+        )
+    # The birthday job's schedule follows the birthday (a new one is due this very month
+    # when it is the birthday month: a member who enrolls mid-month still gets the bonus).
+    previous_birthday = member.birthday if member else None
+    birthday_schedule = None
+    if profile.birthday != previous_birthday:
+        birthday_schedule = ScheduleChange(
+            "birthday", birthday_due(profile.birthday, now) if profile.birthday else None
+        )
     return EnrollmentPlan(
         member_id=member_id,
         profile=profile,
         new_member=new_member,
         previous_email=member.email if member else None,
         referral=referral,
+        birthday_schedule=birthday_schedule,
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from loyalty.domain.expiry import ExpiryPlan
@@ -18,6 +19,7 @@ from loyalty.domain.ledger import (
 from loyalty.domain.members import EnrollmentPlan
 from loyalty.domain.referrals import ReferralPlan
 from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 
 class OrderLedger(Protocol):
@@ -78,13 +80,29 @@ class ReferralStore(Protocol):
     def commit_referral(self, plan: ReferralPlan, now: datetime) -> None: ...
 
 
-class ExpiryStore(Protocol):
-    def due_lot_members(
-        self, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
+class DueIndex(Protocol):
+    def due_members(
+        self, job: str, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
     ) -> tuple[list[str], dict[str, Any] | None]: ...
 
+
+class ExpiryStore(DueIndex, Protocol):
     def get_member_with_lots(
         self, member_id: str
     ) -> tuple[MemberState | None, list[PointsLot]]: ...
 
     def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None: ...
+
+
+class JobStore(DueIndex, Protocol):
+    def get_member(self, member_id: str) -> MemberState | None: ...
+
+    def get_schedule(self, member_id: str, job: ScheduledJob) -> Schedule | None: ...
+
+    def put_schedule(self, member_id: str, change: ScheduleChange, now: datetime) -> None: ...
+
+    def commit_earning(self, plan: EarnPlan, now: datetime) -> None: ...
+
+    def record_promotion(
+        self, name: str, start: date, end: date, multiplier: Decimal, now: datetime
+    ) -> bool: ...

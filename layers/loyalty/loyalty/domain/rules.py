@@ -59,15 +59,19 @@ class SeasonalWindow(RulesModel):
             return date(year, 2, 28)
         return date(year, month, day)
 
-    def contains(self, day: date) -> bool:
+    def occurrence(self, day: date) -> tuple[date, date] | None:
+        """The window's start and end dates around `day`, if `day` falls inside it."""
         for start_year in (day.year - 1, day.year):
             start = self._resolve(self.start, start_year)
             end = self._resolve(self.end, start_year)
             if end < start:
                 end = self._resolve(self.end, start_year + 1)
             if start <= day <= end:
-                return True
-        return False
+                return start, end
+        return None
+
+    def contains(self, day: date) -> bool:
+        return self.occurrence(day) is not None
 
 
 def _is_leap(year: int) -> bool:

@@ -5,29 +5,14 @@ the schedule's time as now; running it twice for the same time changes nothing m
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from loyalty.domain.errors import ConcurrentUpdate
 from loyalty.domain.expiry import plan_expiry
 from loyalty.domain.ports import ExpiryStore
+from loyalty.services.jobs import ShardRun, run_shard
 from loyalty.services.retry import attempts
-
-PAGE_SIZE = 100
-
-
-@dataclass(slots=True)
-class ShardRun:
-    """What one shard's run did, and where to continue if it had to stop."""
-
-    shard: int
-    members: int = 0
-    expired_points: int = 0
-    warnings: int = 0
-    cursor: dict[str, Any] | None = None
-    done: bool = False
-    failed_members: list[str] = field(default_factory=list)
 
 
 class ExpiryService:
@@ -42,22 +27,16 @@ class ExpiryService:
         cursor: dict[str, Any] | None = None,
         time_left: Callable[[], bool] = lambda: True,
     ) -> ShardRun:
-        """Process the shard's due members page by page while `time_left()`; when it says
-        no, return the cursor to continue from (the work queue carries it on)."""
-        run = ShardRun(shard)
-        while True:
-            members, cursor = self._store.due_lot_members(shard, now, PAGE_SIZE, cursor)
-            for member_id in members:
-                run.members += 1
-                expired, warned = self.process_member(member_id, now)
-                run.expired_points += expired
-                run.warnings += warned
-            if cursor is None:
-                run.done = True
-                return run
-            if not time_left():
-                run.cursor = cursor
-                return run
+        """One shard of the due index; `points` of the run are the points expired."""
+        return run_shard(
+            self._store,
+            "expiry",
+            shard,
+            now,
+            lambda member_id, at: self.process_member(member_id, at)[0],
+            cursor=cursor,
+            time_left=time_left,
+        )
 
     def process_member(self, member_id: str, now: datetime) -> tuple[int, int]:
         """Settle and warn for one member, in bounded steps, until nothing is due."""

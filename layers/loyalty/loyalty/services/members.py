@@ -58,6 +58,7 @@ class MemberService:
             now = self._clock()
             member = self._store.get_member(member_id)
             plan = plan_enrollment(
+                self._rules(),
                 member_id,
                 member,
                 profile,
@@ -85,7 +86,13 @@ class MemberService:
             }
             profile = ProfileData(**(current | changes))
             plan = plan_enrollment(
-                member_id, member, profile, referral_code=None, referral_owner=None, now=now
+                self._rules(),
+                member_id,
+                member,
+                profile,
+                referral_code=None,
+                referral_owner=None,
+                now=now,
             )
             try:
                 self._store.commit_enrollment(plan, now)

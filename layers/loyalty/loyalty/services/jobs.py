@@ -1,0 +1,168 @@
+"""The daily jobs other than expiry: birthday bonus, tenure milestones, promotion
+announcements. Each takes the schedule's time as now and is safe to run twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
+from loyalty.domain.ledger import DedupeKey, plan_earning
+from loyalty.domain.ports import DueIndex, JobStore
+from loyalty.domain.rules import ProgramRules
+from loyalty.domain.schedules import ScheduleChange, ScheduledJob, birthday_due, tenure_schedule
+from loyalty.services.retry import attempts
+
+PAGE_SIZE = 100
+
+
+@dataclass(slots=True)
+class ShardRun:
+    """What one shard's run did, and where to continue if it had to stop."""
+
+    job: str
+    shard: int
+    members: int = 0
+    points: int = 0
+    cursor: dict[str, Any] | None = None
+    done: bool = False
+
+
+def run_shard(
+    store: DueIndex,
+    job: str,
+    shard: int,
+    now: datetime,
+    process: Callable[[str, datetime], int],
+    *,
+    cursor: dict[str, Any] | None = None,
+    time_left: Callable[[], bool] = lambda: True,
+) -> ShardRun:
+    """Process a shard's due members page by page while `time_left()`; when it says no,
+    return the cursor to continue from (the work queue carries it on)."""
+    run = ShardRun(job, shard)
+    while True:
+        members, cursor = store.due_members(job, shard, now, PAGE_SIZE, cursor)
+        for member_id in members:
+            run.members += 1
+            run.points += process(member_id, now)
+        if cursor is None:
+            run.done = True
+            return run
+        if not time_left():
+            run.cursor = cursor
+            return run
+
+
+class ScheduledAwards:
+    """Birthday bonus and tenure milestones, for the members whose schedule is due."""
+
+    def __init__(self, store: JobStore, rules: Callable[[], ProgramRules]) -> None:
+        self._store = store
+        self._rules = rules
+
+    def run_shard(
+        self,
+        job: ScheduledJob,
+        shard: int,
+        now: datetime,
+        *,
+        cursor: dict[str, Any] | None = None,
+        time_left: Callable[[], bool] = lambda: True,
+    ) -> ShardRun:
+        process = self.birthday if job == "birthday" else self.tenure
+        return run_shard(self._store, job, shard, now, process, cursor=cursor, time_left=time_left)
+
+    def birthday(self, member_id: str, now: datetime) -> int:
+        """The birthday bonus, once per calendar year, on a run in the birthday month."""
+        for _ in attempts():
+            member = self._store.get_member(member_id)
+            schedule = self._store.get_schedule(member_id, "birthday")
+            if member is None or schedule is None or schedule.due_at > now:
+                return 0
+            if member.birthday is None:
+                self._store.put_schedule(member_id, ScheduleChange("birthday", None), now)
+                return 0
+            if now.month != member.birthday.month:
+                # A run that missed the whole month (or a changed birthday): next year's.
+                due = birthday_due(member.birthday, now)
+                self._store.put_schedule(member_id, ScheduleChange("birthday", due), now)
+                return 0
+            following = ScheduleChange(
+                "birthday", datetime(now.year + 1, member.birthday.month, 1, tzinfo=UTC)
+            )
+            rules = self._rules()
+            plan = plan_earning(
+                rules,
+                member,
+                reason="birthday-bonus",
+                points=rules.birthday_bonus,
+                reference=f"birthday-{now.year}",
+                occurred_at=now,
+                now=now,
+                dedupe=DedupeKey("birthday", str(now.year)),
+                schedule=following,
+            )
+            try:
+                self._store.commit_earning(plan, now)
+            except ConcurrentUpdate:
+                continue
+            except AlreadyRewarded:
+                self._store.put_schedule(member_id, following, now)
+                return 0
+            return plan.points
+        raise ConcurrentUpdate(f"member '{member_id}' kept changing during the birthday run")
+
+    def tenure(self, member_id: str, now: datetime) -> int:
+        """The tenure milestone the schedule awaits (catching up any missed run)."""
+        for _ in attempts():
+            member = self._store.get_member(member_id)
+            schedule = self._store.get_schedule(member_id, "tenure")
+            if member is None or schedule is None or schedule.due_at > now:
+                return 0
+            rules = self._rules()
+            months = schedule.step or 0
+            following = tenure_schedule(rules, member.enrolled_at, after_months=months)
+            plan = plan_earning(
+                rules,
+                member,
+                reason=f"tenure-milestone-{months}",
+                points=sum(m.points for m in rules.tenure_milestones if m.months == months),
+                reference=f"tenure-{months}",
+                occurred_at=schedule.due_at,
+                now=now,
+                dedupe=DedupeKey("tenure", str(months)),
+                details={"months": str(months)},
+                schedule=following,
+            )
+            try:
+                self._store.commit_earning(plan, now)
+            except ConcurrentUpdate:
+                continue
+            except AlreadyRewarded:
+                self._store.put_schedule(member_id, following, now)
+                return 0
+            return plan.points
+        raise ConcurrentUpdate(f"member '{member_id}' kept changing during the tenure run")
+
+
+class Promotions:
+    """Announces each double-points window once, on its first day (or the first run inside
+    it, if that day's run was missed): an item the stream publishes as `promotion.started`."""
+
+    def __init__(self, store: JobStore, rules: Callable[[], ProgramRules]) -> None:
+        self._store = store
+        self._rules = rules
+
+    def announce(self, now: datetime) -> list[str]:
+        announced = []
+        for window in self._rules().seasonal_multipliers:
+            occurrence = window.occurrence(now.date())
+            if occurrence is None:
+                continue
+            start, end = occurrence
+            if self._store.record_promotion(window.name, start, end, window.multiplier, now):
+                announced.append(window.name)
+        return announced
