@@ -5,6 +5,7 @@ in the same transaction as the points."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
@@ -53,7 +54,18 @@ _deserializer = TypeDeserializer()
 
 
 def _to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
+    return {
+        name: _serializer.serialize(_drop_none(value))
+        for name, value in item.items()
+        if value is not None
+    }
+
+
+def _drop_none(value: Any) -> Any:
+    # Absent, not NULL: nested maps keep only the attributes that have a value.
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _from_ddb(item: Mapping[str, Any]) -> Item:
@@ -111,6 +123,15 @@ class DynamoLedgerRepository:
             _member_from_item(member) if member else None,
             _order_from_item(order) if order else None,
         )
+
+    def lot_is_pending(self, member_id: str, lot: LotRef) -> bool:
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=_key(keys.member_pk(member_id), keys.lot_sk(lot.expires_at, lot.lot_id)),
+            ConsistentRead=True,
+            ProjectionExpression="availableAt",
+        )
+        return "availableAt" in response.get("Item", {})
 
     def get_order(self, order_id: str) -> OrderRecord | None:
         response = self.client.get_item(
@@ -207,7 +228,13 @@ class DynamoLedgerRepository:
                         keys.lot_sk(reduction.lot.expires_at, reduction.lot.lot_id),
                     ),
                     "UpdateExpression": "ADD points :minus SET updatedAt = :now",
-                    "ConditionExpression": "points >= :points",
+                    # The lot must still be in the state the plan assumed (held or not).
+                    "ConditionExpression": "points >= :points AND "
+                    + (
+                        "attribute_exists(availableAt)"
+                        if reduction.pending
+                        else "attribute_not_exists(availableAt)"
+                    ),
                     "ExpressionAttributeValues": _to_ddb(
                         {
                             ":minus": -reduction.points,
@@ -570,8 +597,8 @@ class DynamoLedgerRepository:
                 "TableName": self.table_name,
                 "Key": _key(keys.member_pk(member.member_id), keys.PROFILE_SK),
                 "UpdateExpression": (
-                    "SET updatedAt = :now "
-                    "ADD balance :minus, debited :expired, settledEarned :settled"
+                    "SET updatedAt = :now ADD balance :balance, debited :expired, "
+                    "settledEarned :settled, lotTotal :released, pendingPoints :unheld"
                 ),
                 "ConditionExpression": (
                     "version = :version AND debited = :debited AND settledEarned = :settledBefore"
@@ -579,9 +606,11 @@ class DynamoLedgerRepository:
                 "ExpressionAttributeValues": _to_ddb(
                     {
                         ":now": recorded_at,
-                        ":minus": -plan.expired_points,
+                        ":balance": plan.released_points - plan.expired_points,
                         ":expired": plan.expired_points,
                         ":settled": plan.settled_points,
+                        ":released": plan.released_points,
+                        ":unheld": -plan.released_points,
                         ":version": member.version,
                         ":debited": member.debited,
                         ":settledBefore": member.settled_earned,
@@ -592,6 +621,30 @@ class DynamoLedgerRepository:
         actions: list[dict[str, Any]] = [profile]
         if plan.entry is not None:
             actions.append(_put(self.table_name, _entry_item(plan.entry, recorded_at)))
+        for lot in plan.released:
+            unheld = replace(lot, available_at=None)
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(
+                            keys.member_pk(member.member_id),
+                            keys.lot_sk(lot.expires_at, lot.lot_id),
+                        ),
+                        "UpdateExpression": "SET releasedAt = :now, GSI1SK = :next "
+                        "REMOVE availableAt",
+                        "ConditionExpression": "attribute_exists(availableAt)",
+                        "ExpressionAttributeValues": _to_ddb(
+                            {
+                                ":now": recorded_at,
+                                ":next": keys.lot_due_gsi_sk(
+                                    unheld.next_action_at, member.member_id, lot.lot_id
+                                ),
+                            }
+                        ),
+                    }
+                }
+            )
         for lot in plan.settled:
             actions.append(
                 {
@@ -838,6 +891,7 @@ class DynamoLedgerRepository:
                 "lotTotal": change.lot_total,
                 "debited": change.debited,
                 "orderCount": change.order_count,
+                "pendingPoints": change.pending_points,
             }
             actions = [
                 _put(self.table_name, profile, must_be_new=True),
@@ -858,6 +912,7 @@ class DynamoLedgerRepository:
             ":tierPoints": change.tier_points,
             ":debited": change.debited,
             ":orderCount": change.order_count,
+            ":pendingPoints": change.pending_points,
             ":expected": change.expected_version,
         }
         if change.shares_month is not None:
@@ -875,7 +930,8 @@ class DynamoLedgerRepository:
                 "Key": _key(keys.member_pk(change.member_id), keys.PROFILE_SK),
                 "UpdateExpression": (
                     f"{sets} ADD version :one, balance :balance, lotTotal :lotTotal, "
-                    "tierPoints :tierPoints, debited :debited, orderCount :orderCount"
+                    "tierPoints :tierPoints, debited :debited, orderCount :orderCount, "
+                    "pendingPoints :pendingPoints"
                 ),
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": _to_ddb(values),
@@ -952,13 +1008,22 @@ def _put(table_name: str, item: Mapping[str, Any], *, must_be_new: bool = False)
 def _lot_ref_item(lot: LotRef | None) -> Item | None:
     if lot is None:
         return None
-    return {"lotId": lot.lot_id, "expiresAt": format_instant(lot.expires_at)}
+    return {
+        "lotId": lot.lot_id,
+        "expiresAt": format_instant(lot.expires_at),
+        "availableAt": format_instant(lot.available_at) if lot.available_at else None,
+    }
 
 
 def _lot_ref_from(item: Mapping[str, Any] | None) -> LotRef | None:
     if not item:
         return None
-    return LotRef(str(item["lotId"]), parse_instant(str(item["expiresAt"])))
+    available = item.get("availableAt")
+    return LotRef(
+        str(item["lotId"]),
+        parse_instant(str(item["expiresAt"])),
+        parse_instant(str(available)) if available else None,
+    )
 
 
 def _order_item(order: OrderRecord, recorded_at: str) -> Item:
@@ -1079,6 +1144,7 @@ def _lot_item(lot: PointsLot, recorded_at: str) -> Item:
         "reason": lot.reason,
         "reference": lot.reference,
         "warnAt": format_instant(lot.warn_at) if lot.warn_at else None,
+        "availableAt": format_instant(lot.available_at) if lot.available_at else None,
         "GSI1PK": keys.lot_due_gsi_pk(lot.member_id),
         "GSI1SK": keys.lot_due_gsi_sk(lot.next_action_at, lot.member_id, lot.lot_id),
         "recordedAt": recorded_at,
@@ -1106,4 +1172,5 @@ def _lot_from_item(item: Item) -> PointsLot:
         warn_at=parse_instant(item["warnAt"]) if item.get("warnAt") else None,
         warned="warnedAt" in item,
         settled="settledAt" in item,
+        available_at=parse_instant(item["availableAt"]) if item.get("availableAt") else None,
     )

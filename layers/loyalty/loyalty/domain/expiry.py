@@ -29,6 +29,8 @@ class ExpiryWarning:
 @dataclass(frozen=True, slots=True)
 class ExpiryPlan:
     member: MemberState
+    released: tuple[PointsLot, ...]
+    released_points: int
     settled: tuple[PointsLot, ...]
     settled_points: int
     expired_points: int
@@ -38,15 +40,22 @@ class ExpiryPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.settled or self.warnings or self.warned_without_points)
+        return not (self.released or self.settled or self.warnings or self.warned_without_points)
 
 
 def plan_expiry(member: MemberState, lots: list[PointsLot], now: datetime) -> ExpiryPlan:
-    """Settle the lots that have expired (soonest first, a bounded step at a time) and warn
-    about those about to. Settling lots whose total is S expires
-    `max(0, settledEarned + S - debited)`: what spending has not consumed of them."""
+    """Release the points whose return window has passed, settle the lots that have expired
+    (soonest first, a bounded step at a time) and warn about those about to. Settling lots
+    whose total is S expires `max(0, settledEarned + S - debited)`: what spending has not
+    consumed of them. Held (pending) lots take no part in spending or expiry."""
+    released = tuple(
+        lot
+        for lot in lots
+        if not lot.settled and lot.available_at is not None and lot.available_at <= now
+    )[:MAX_LOTS_PER_STEP]
     open_lots = sorted(
-        (lot for lot in lots if not lot.settled), key=lambda lot: (lot.expires_at, lot.lot_id)
+        (lot for lot in lots if not lot.settled and not lot.pending),
+        key=lambda lot: (lot.expires_at, lot.lot_id),
     )
     due = tuple(lot for lot in open_lots if lot.expires_at <= now)[:MAX_LOTS_PER_STEP]
     settled_points = sum(lot.points for lot in due)
@@ -79,4 +88,14 @@ def plan_expiry(member: MemberState, lots: list[PointsLot], now: datetime) -> Ex
         ExpiryWarning(lot, unspent[lot.lot_id]) for lot in to_warn if unspent[lot.lot_id]
     )
     silent = tuple(lot for lot in to_warn if not unspent[lot.lot_id])
-    return ExpiryPlan(member, due, settled_points, expired, entry, warnings, silent)
+    return ExpiryPlan(
+        member=member,
+        released=released,
+        released_points=sum(lot.points for lot in released),
+        settled=due,
+        settled_points=settled_points,
+        expired_points=expired,
+        entry=entry,
+        warnings=warnings,
+        warned_without_points=silent,
+    )

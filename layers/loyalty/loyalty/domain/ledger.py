@@ -54,6 +54,8 @@ class LedgerEntry:
 class LotRef:
     lot_id: str
     expires_at: datetime
+    # Set while the lot is held for the return window (pending points).
+    available_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,23 +74,33 @@ class PointsLot:
     warn_at: datetime | None = None
     warned: bool = False
     settled: bool = False
+    # Held for the return window until then (pending, not spendable); None once released.
+    available_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.available_at is not None
 
     @property
     def next_action_at(self) -> datetime:
-        """When the expiry job next has to look at this lot: to warn, then to expire."""
+        """When the daily job next has to look at this lot: to release it, to warn about
+        its expiry, then to expire it."""
+        if self.available_at is not None:
+            return self.available_at
         if self.warn_at is not None and not self.warned:
             return self.warn_at
         return self.expires_at
 
     @property
     def ref(self) -> LotRef:
-        return LotRef(self.lot_id, self.expires_at)
+        return LotRef(self.lot_id, self.expires_at, self.available_at)
 
 
 @dataclass(frozen=True, slots=True)
 class LotReduction:
     lot: LotRef
     points: int
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +177,7 @@ class MemberChange:
     tier_points: int = 0
     debited: int = 0
     order_count: int = 0
+    pending_points: int = 0
     new_member: NewMember | None = None
     shares_month: str | None = None
     shares_count: int | None = None
@@ -286,9 +299,11 @@ class EarningBuilder:
         reference: str,
         details: Mapping[str, str],
         identity: str | None = None,
+        hold: bool = False,
     ) -> LotRef | None:
         """`identity` names the business event for the entry id when the reference alone
-        does not (one review id for two products)."""
+        does not (one review id for two products). With `hold`, the points are pending
+        for the program's return window (`pendingHoldDays`) before they can be spent."""
         if points <= 0:
             return None
         identity = identity or reference
@@ -324,6 +339,11 @@ class EarningBuilder:
                 )
             )
             return None
+        available_at = None
+        if hold and self.rules.pending_hold_days:
+            available_at = occurred_at + timedelta(days=self.rules.pending_hold_days)
+            if available_at <= self.now:
+                available_at = None  # the return window is already over
         lot = PointsLot(
             lot_id=entry_id,
             member_id=self.member_id,
@@ -338,13 +358,19 @@ class EarningBuilder:
                 if self.rules.expiry_warning_days
                 else None
             ),
+            available_at=available_at,
         )
         self.lots.append(lot)
         return lot.ref
 
     @property
     def lot_points(self) -> int:
-        return sum(lot.points for lot in self.lots)
+        """Spendable now (lots not held for the return window)."""
+        return sum(lot.points for lot in self.lots if not lot.pending)
+
+    @property
+    def pending_points(self) -> int:
+        return sum(lot.points for lot in self.lots if lot.pending)
 
 
 def plan_order_award(
@@ -360,6 +386,7 @@ def plan_order_award(
     order_number = (member.order_count if member else 0) + 1
     builder = EarningBuilder(rules, order.member_id, now)
     purchase_lot = builder.earn(
+        hold=True,
         reason="purchase",
         points=calculation.points,
         occurred_at=order.occurred_at,
@@ -404,6 +431,7 @@ def plan_order_award(
         lot_total=builder.lot_points,
         tier_points=builder.earned,
         order_count=1,
+        pending_points=builder.pending_points,
         new_member=new_member,
     )
     record = OrderRecord(
@@ -469,13 +497,15 @@ def plan_refund(
     order: OrderRecord,
     refund: OrderRefunded,
     now: datetime,
+    pending_lot_ids: frozenset[str] = frozenset(),
 ) -> RefundPlan:
     """Reverse the order's purchase points in proportion to the cumulative refunded amount
     (rounded down, so several partial refunds never reverse more than one full refund), and
     the first-purchase bonus when the first order is refunded in full.
 
     Points whose lot has already expired are not taken from the balance again (they were
-    spent or expired); they still come off the tier basis."""
+    spent or expired); they still come off the tier basis. Points still held for the return
+    window (`pending_lot_ids`, as the table says now) are cancelled: no debt can arise."""
     if order.member_id != refund.member_id:
         raise InvalidMessage("memberId does not match the member of the refunded order")
     refunded = order.refunded_amount + refund.amount
@@ -502,7 +532,7 @@ def plan_refund(
         tier_reversed += points
         if lot is None or lot.expires_at <= now:
             continue
-        reductions.append(LotReduction(lot, points))
+        reductions.append(LotReduction(lot, points, pending=lot.lot_id in pending_lot_ids))
         entries.append(
             LedgerEntry(
                 entry_id=make_entry_id(refund.occurred_at, refund.refund_id, reason, ordinal),
@@ -515,7 +545,8 @@ def plan_refund(
                 details={"refundId": refund.refund_id, "refundAmount": str(refund.amount)},
             )
         )
-    balance_reversed = sum(reduction.points for reduction in reductions)
+    balance_reversed = sum(r.points for r in reductions if not r.pending)
+    pending_reversed = sum(r.points for r in reductions if r.pending)
     change = MemberChange(
         member_id=member.member_id,
         expected_version=member.version,
@@ -523,6 +554,7 @@ def plan_refund(
         balance=-balance_reversed,
         lot_total=-balance_reversed,
         tier_points=-tier_reversed,
+        pending_points=-pending_reversed,
     )
     after = replace(
         order,

@@ -127,8 +127,9 @@ def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsL
     """The member's standing. Expiring points are grouped by UTC expiry date, soonest first,
     each group dated by its earliest expiry instant."""
     by_day: dict[date, ExpiringPoints] = {}
+    spendable = [lot for lot in lots if not lot.pending and not lot.settled]
     for group in unspent_by_expiry(
-        lots, settled_earned=member.settled_earned, debited=member.debited
+        spendable, settled_earned=member.settled_earned, debited=member.debited
     ):
         day = group.expires_at.date()
         known = by_day.get(day)

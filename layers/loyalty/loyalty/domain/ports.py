@@ -10,6 +10,7 @@ from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     EarnPlan,
     LedgerEntry,
+    LotRef,
     MemberState,
     OrderAwardPlan,
     OrderRecord,
@@ -28,6 +29,8 @@ class OrderLedger(Protocol):
     def get_member_and_order(
         self, member_id: str, order_id: str
     ) -> tuple[MemberState | None, OrderRecord | None]: ...
+
+    def lot_is_pending(self, member_id: str, lot: LotRef) -> bool: ...
 
     def commit_order_award(self, plan: OrderAwardPlan, now: datetime) -> None:
         """Raises DuplicateEvent when the order was already recorded, ConcurrentUpdate when

@@ -83,6 +83,13 @@ class OrderService:
             raise OrderNotFound("the refunded order has not been recorded")
         if order.member_id != refund.member_id or member is None:
             raise InvalidMessage("memberId does not match the member of the refunded order")
-        plan = plan_refund(self._rules(), member, order, refund, now)
+        pending: frozenset[str] = frozenset()
+        held = [lot for lot in (order.purchase_lot,) if lot and lot.available_at is not None]
+        if held:
+            # Only with a return window: is the lot still held, as the table says now?
+            pending = frozenset(
+                lot.lot_id for lot in held if self._ledger.lot_is_pending(member.member_id, lot)
+            )
+        plan = plan_refund(self._rules(), member, order, refund, now, pending)
         self._ledger.commit_refund(plan, now)
         return OrderOutcome("reversed", refund.member_id, refund.refund_id, plan.points)
