@@ -126,3 +126,15 @@ def test_a_run_stopped_halfway_continues_through_the_queue_and_expires_each_once
     for member_id in members:
         assert [e.points for e in expire_entries(ledger, member_id)] == [-250]
         assert ledger.get_member(member_id).balance == 0
+
+
+def test_the_job_samples_are_true_to_the_handlers(ledger, queue):
+    from tests.support.events import load_event
+
+    play_orders(order("o-1", "c-1", "10.00", at="2026-01-10T10:00:00Z"))
+    result = jobs.expiry_schedule(load_event("scheduled-daily-job.json"), FakeLambdaContext())
+    assert result == {"job": "expiry", "now": "2027-01-10T00:15:00Z", "queued": 8}
+    assert {message["now"] for message in queue.pending} == {"2027-01-10T00:15:00Z"}
+    queue.pending.clear()
+    response = jobs.worker_handler(load_event("sqs-job-work-item.json"), FakeLambdaContext())
+    assert response == {"batchItemFailures": []}
