@@ -1,11 +1,14 @@
-"""Composition root: builds services from the deployment's settings, once per container
-(and again if the settings change, as they do between tests)."""
+"""Composition root: services built from the deployment's settings around one repository
+(one DynamoDB client) per container; cheap to build, so built per call and always current
+with the settings (which tests change)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.domain.rules import ProgramRules
 from loyalty.services.expiry import ExpiryService
 from loyalty.services.jobs import Promotions, ScheduledAwards
 from loyalty.services.members import MemberService
@@ -16,49 +19,40 @@ from loyalty.settings import load_rules, settings
 
 
 @lru_cache(maxsize=4)
-def _order_service(table_name: str, rules_document: str) -> OrderService:
-    return OrderService(_repository(table_name), lambda: load_rules(rules_document))
-
-
-def order_service() -> OrderService:
-    current = settings()
-    return _order_service(current.table_name, current.program_rules)
-
-
-@lru_cache(maxsize=4)
 def _repository(table_name: str) -> DynamoLedgerRepository:
+    # One client per container (and per table, as tests switch tables).
     return DynamoLedgerRepository(table_name)
 
 
-def member_service() -> MemberService:
+def _with_rules[S](service: Callable[[DynamoLedgerRepository, Callable[[], ProgramRules]], S]) -> S:
     current = settings()
     document = current.program_rules
-    return MemberService(_repository(current.table_name), lambda: load_rules(document))
+    return service(_repository(current.table_name), lambda: load_rules(document))
+
+
+def order_service() -> OrderService:
+    return _with_rules(OrderService)
+
+
+def member_service() -> MemberService:
+    return _with_rules(MemberService)
 
 
 def reward_service() -> RewardService:
-    current = settings()
-    document = current.program_rules
-    return RewardService(_repository(current.table_name), lambda: load_rules(document))
+    return _with_rules(RewardService)
 
 
 def referral_service() -> ReferralService:
-    current = settings()
-    document = current.program_rules
-    return ReferralService(_repository(current.table_name), lambda: load_rules(document))
+    return _with_rules(ReferralService)
+
+
+def scheduled_awards() -> ScheduledAwards:
+    return _with_rules(ScheduledAwards)
+
+
+def promotions() -> Promotions:
+    return _with_rules(Promotions)
 
 
 def expiry_service() -> ExpiryService:
     return ExpiryService(_repository(settings().table_name))
-
-
-def scheduled_awards() -> ScheduledAwards:
-    current = settings()
-    document = current.program_rules
-    return ScheduledAwards(_repository(current.table_name), lambda: load_rules(document))
-
-
-def promotions() -> Promotions:
-    current = settings()
-    document = current.program_rules
-    return Promotions(_repository(current.table_name), lambda: load_rules(document))

@@ -109,6 +109,16 @@ class DynamoLedgerRepository:
             _key(keys.member_pk(member_id), keys.PROFILE_SK),
             _key(keys.order_pk(order_id), keys.ORDER_SK),
         ]
+        found = self._batch_get(wanted)
+        member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
+        order = next((item for item in found if item["SK"] == keys.ORDER_SK), None)
+        return (
+            _member_from_item(member) if member else None,
+            _order_from_item(order) if order else None,
+        )
+
+    def _batch_get(self, wanted: list[dict[str, Any]]) -> list[Item]:
+        """Items by key in one BatchGetItem (again only for keys it left unprocessed)."""
         found: list[Item] = []
         request: dict[str, Any] = {self.table_name: {"Keys": wanted, "ConsistentRead": True}}
         while request:
@@ -117,12 +127,7 @@ class DynamoLedgerRepository:
             )
             found.extend(_from_ddb(item) for item in response["Responses"].get(self.table_name, []))
             request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
-        member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
-        order = next((item for item in found if item["SK"] == keys.ORDER_SK), None)
-        return (
-            _member_from_item(member) if member else None,
-            _order_from_item(order) if order else None,
-        )
+        return found
 
     def lot_is_pending(self, member_id: str, lot: LotRef) -> bool:
         response = self.client.get_item(
@@ -759,14 +764,7 @@ class DynamoLedgerRepository:
             _key(keys.member_pk(member_id), keys.PROFILE_SK),
             _key(keys.CATALOG_PK, keys.reward_sk(reward_id)),
         ]
-        found: list[Item] = []
-        request: dict[str, Any] = {self.table_name: {"Keys": wanted, "ConsistentRead": True}}
-        while request:
-            response = self.client.batch_get_item(
-                RequestItems=request, ReturnConsumedCapacity="TOTAL"
-            )
-            found.extend(_from_ddb(item) for item in response["Responses"].get(self.table_name, []))
-            request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
+        found = self._batch_get(wanted)
         member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
         reward = next((item for item in found if item["PK"] == keys.CATALOG_PK), None)
         return (
