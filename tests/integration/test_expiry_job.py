@@ -138,3 +138,16 @@ def test_the_job_samples_are_true_to_the_handlers(ledger, queue):
     queue.pending.clear()
     response = jobs.worker_handler(load_event("sqs-job-work-item.json"), FakeLambdaContext())
     assert response == {"batchItemFailures": []}
+
+
+def test_a_member_with_more_lots_due_than_one_step_takes_expires_them_all(ledger, queue):
+    orders = [
+        order(f"o-{index}", "c-1", "1.00", at=f"2026-01-{1 + index % 28:02d}T10:00:00Z")
+        for index in range(45)
+    ]
+    play_orders(*orders)  # 46 lots: 45 purchases and the first-purchase bonus
+    run_job(queue, "2027-02-01T00:00:00Z")
+    member = ledger.get_member("c-1")
+    assert member.balance == 0
+    assert sum(e.points for e in expire_entries(ledger, "c-1")) == -(45 * 100 + 150)
+    assert len(expire_entries(ledger, "c-1")) == 2  # two bounded steps

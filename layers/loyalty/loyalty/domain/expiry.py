@@ -39,6 +39,18 @@ class ExpiryPlan:
     warned_without_points: tuple[PointsLot, ...]
 
     @property
+    def complete(self) -> bool:
+        """Nothing was left for another step (no list was cut at the step's bound)."""
+        return all(
+            len(part) < MAX_LOTS_PER_STEP
+            for part in (
+                self.released,
+                self.settled,
+                (*self.warnings, *self.warned_without_points),
+            )
+        )
+
+    @property
     def empty(self) -> bool:
         return not (self.released or self.settled or self.warnings or self.warned_without_points)
 

@@ -54,4 +54,6 @@ class ExpiryService:
                 continue
             expired += plan.expired_points
             warned += len(plan.warnings)
+            if plan.complete:
+                return expired, warned  # no need to read again to find nothing left
         raise ConcurrentUpdate(f"member '{member_id}' kept changing during expiry")
