@@ -27,6 +27,7 @@ routes: bootstrap
 bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_orders
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_api
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_jobs
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
