@@ -54,7 +54,7 @@ def stream_change(record: Mapping[str, Any]) -> StreamChange:
     created = change.get("ApproximateCreationDateTime")
     observed_at = None
     if isinstance(created, int | float | Decimal | str) and str(created):
-        observed_at = format_instant(datetime.fromtimestamp(float(created), UTC))
+        observed_at = format_instant(datetime.fromtimestamp(int(Decimal(str(created))), UTC))
     return StreamChange(
         event_name=str(record.get("eventName", "")),
         old=_image(change.get("OldImage")),
