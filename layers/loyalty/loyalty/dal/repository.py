@@ -91,15 +91,24 @@ class DynamoLedgerRepository:
 
     # ---- reads -------------------------------------------------------------------------
 
+    def _get(
+        self, pk: str, sk: str, *, consistent: bool = True, projection: str | None = None
+    ) -> Item | None:
+        """One item by key, deserialized; None when it does not exist."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": _key(pk, sk),
+            "ConsistentRead": consistent,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if projection is not None:
+            arguments["ProjectionExpression"] = projection
+        raw = self.client.get_item(**arguments).get("Item")
+        return _from_ddb(raw) if raw is not None else None
+
     def get_member(self, member_id: str) -> MemberState | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_key(keys.member_pk(member_id), keys.PROFILE_SK),
-            ConsistentRead=True,
-            ReturnConsumedCapacity="TOTAL",
-        )
-        item = response.get("Item")
-        return _member_from_item(_from_ddb(item)) if item else None
+        item = self._get(keys.member_pk(member_id), keys.PROFILE_SK)
+        return _member_from_item(item) if item else None
 
     def get_member_and_order(
         self, member_id: str, order_id: str
@@ -130,22 +139,16 @@ class DynamoLedgerRepository:
         return found
 
     def lot_is_pending(self, member_id: str, lot: LotRef) -> bool:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_key(keys.member_pk(member_id), keys.lot_sk(lot.expires_at, lot.lot_id)),
-            ConsistentRead=True,
-            ProjectionExpression="availableAt",
+        item = self._get(
+            keys.member_pk(member_id),
+            keys.lot_sk(lot.expires_at, lot.lot_id),
+            projection="availableAt",
         )
-        return "availableAt" in response.get("Item", {})
+        return item is not None and "availableAt" in item
 
     def get_order(self, order_id: str) -> OrderRecord | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_key(keys.order_pk(order_id), keys.ORDER_SK),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return _order_from_item(_from_ddb(item)) if item else None
+        item = self._get(keys.order_pk(order_id), keys.ORDER_SK)
+        return _order_from_item(item) if item else None
 
     def list_entries(self, member_id: str) -> list[LedgerEntry]:
         """The member's whole ledger, oldest first."""
@@ -353,12 +356,8 @@ class DynamoLedgerRepository:
         return entries, None
 
     def referral_owner(self, code: str) -> str | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_key(keys.referral_code_pk(code), keys.REFERRAL_CODE_SK),
-        )
-        item = response.get("Item")
-        return str(_from_ddb(item)["memberId"]) if item else None
+        item = self._get(keys.referral_code_pk(code), keys.REFERRAL_CODE_SK, consistent=False)
+        return str(item["memberId"]) if item else None
 
     def list_referrals(self, member_id: str) -> list[Item]:
         """The referrals a member made: `{refereeId, status, points}` each."""
@@ -522,21 +521,10 @@ class DynamoLedgerRepository:
         members = list(dict.fromkeys(_from_ddb(item)["memberId"] for item in response["Items"]))
         return members, response.get("LastEvaluatedKey")
 
-    def due_lot_members(
-        self, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        return self.due_members("expiry", shard, now, limit, after)
-
     def get_schedule(self, member_id: str, job: ScheduledJob) -> Schedule | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_key(keys.member_pk(member_id), keys.schedule_sk(job)),
-            ConsistentRead=True,
-        )
-        raw = response.get("Item")
-        if not raw:
+        item = self._get(keys.member_pk(member_id), keys.schedule_sk(job))
+        if not item:
             return None
-        item = _from_ddb(raw)
         step = item.get("step")
         return Schedule(job, parse_instant(item["dueAt"]), int(step) if step else None)
 
@@ -861,15 +849,9 @@ class DynamoLedgerRepository:
         self._transact(actions, failures)
 
     def get_redemption(self, member_id: str, redemption_id: str) -> Redemption | None:
-        response = self.client.get_item(
-            TableName=self.table_name,
-            Key=_key(keys.member_pk(member_id), keys.spend_sk(redemption_id)),
-            ConsistentRead=True,
-        )
-        raw = response.get("Item")
-        if not raw:
+        item = self._get(keys.member_pk(member_id), keys.spend_sk(redemption_id))
+        if not item:
             return None
-        item = _from_ddb(raw)
         return Redemption(
             redemption_id=item["redemptionId"],
             member_id=item["memberId"],

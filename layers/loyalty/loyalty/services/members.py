@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.domain.errors import (
-    AlreadyRewarded,
     ConcurrentUpdate,
     LimitReached,
     MemberNotFound,
@@ -193,8 +192,6 @@ class MemberService:
                 self._store.commit_earning(plan, now)
             except ConcurrentUpdate:
                 continue
-            except AlreadyRewarded:
-                raise
             return Award(plan.points, member.balance + plan.member.balance)
         raise ConcurrentUpdate("the member kept changing during the award")
 
