@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
-from loyalty.domain.ledger import DedupeKey, plan_earning
+from loyalty.domain.ledger import DedupeKey, EarnPlan, plan_earning
 from loyalty.domain.ports import DueIndex, JobStore
 from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import ScheduleChange, ScheduledJob, birthday_due, tenure_schedule
@@ -75,6 +75,19 @@ class ScheduledAwards:
         process = self.birthday if job == "birthday" else self.tenure
         return run_shard(self._store, job, shard, now, process, cursor=cursor, time_left=time_left)
 
+    def _commit(self, plan: EarnPlan, now: datetime) -> int | None:
+        """Write the award with its schedule's move; None when the member changed meanwhile
+        (plan again). Already awarded (the marker exists): only the schedule moves on."""
+        try:
+            self._store.commit_earning(plan, now)
+        except ConcurrentUpdate:
+            return None
+        except AlreadyRewarded:
+            if plan.schedule is not None:
+                self._store.put_schedule(plan.member.member_id, plan.schedule, now)
+            return 0
+        return plan.points
+
     def birthday(self, member_id: str, now: datetime) -> int:
         """The birthday bonus, once per calendar year, on a run in the birthday month."""
         for _ in attempts():
@@ -105,14 +118,9 @@ class ScheduledAwards:
                 dedupe=DedupeKey("birthday", str(now.year)),
                 schedule=following,
             )
-            try:
-                self._store.commit_earning(plan, now)
-            except ConcurrentUpdate:
-                continue
-            except AlreadyRewarded:
-                self._store.put_schedule(member_id, following, now)
-                return 0
-            return plan.points
+            awarded = self._commit(plan, now)
+            if awarded is not None:
+                return awarded
         raise ConcurrentUpdate(f"member '{member_id}' kept changing during the birthday run")
 
     def tenure(self, member_id: str, now: datetime) -> int:
@@ -137,14 +145,9 @@ class ScheduledAwards:
                 details={"months": str(months)},
                 schedule=following,
             )
-            try:
-                self._store.commit_earning(plan, now)
-            except ConcurrentUpdate:
-                continue
-            except AlreadyRewarded:
-                self._store.put_schedule(member_id, following, now)
-                return 0
-            return plan.points
+            awarded = self._commit(plan, now)
+            if awarded is not None:
+                return awarded
         raise ConcurrentUpdate(f"member '{member_id}' kept changing during the tenure run")
 
 
