@@ -19,10 +19,10 @@ from typing import Any
 
 import boto3
 
-from bench.bench_orders import TABLE, _Context, _orders, _per_message, _play
+from bench.bench_orders import _Context, _orders, _per_message, _play
 from bench.instrumentation import DynamoDBMeter
+from bench.local import fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
-from devtools.template import create_table
 from tests.support.http import SERVICE, http_event
 
 
@@ -55,20 +55,8 @@ def _measure(
 
 
 def run(endpoint_url: str, members: int, calls: int) -> None:
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
-            "TABLE_NAME": TABLE,
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
-            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        }
-    )
-    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
-    if TABLE in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=TABLE)
-    create_table(client, TABLE)
+    use_endpoint(endpoint_url)
+    fresh_table(boto3.client("dynamodb", endpoint_url=endpoint_url))
 
     from functions.members_api import app as members_api
     from functions.purchase_award import app as purchase_award

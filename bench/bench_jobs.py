@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from bench.bench_orders import TABLE
 from bench.instrumentation import DynamoDBMeter
+from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
-from devtools.template import create_table
 from loyalty.dal import keys
 from loyalty.dal.repository import (
     DynamoLedgerRepository,
@@ -332,31 +331,13 @@ def verify(client: DynamoDBClient, members: int, due: frozenset[int], rng: rando
     )
 
 
-def _fresh_table(client: DynamoDBClient) -> None:
-    if TABLE in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=TABLE)
-    create_table(client, TABLE)
-
-
-def _environment(endpoint_url: str) -> None:
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
-            "TABLE_NAME": TABLE,
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
-            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        }
-    )
-
-
 def run_size(endpoint_url: str, members: int, due_count: int, *, replay: bool) -> JobRun:
     """Seed a fresh table, run the job, verify; with `replay`, run it again for the same now."""
-    _environment(endpoint_url)
+    use_endpoint(endpoint_url)
     admin = _client(endpoint_url)
     rng = random.Random(members)
     due = frozenset(rng.sample(range(members), due_count))
-    _fresh_table(admin)
+    fresh_table(admin)
     items, seconds = seed(endpoint_url, members, due)
     print(
         f"\nseeded {members:,} members ({items:,} items: profile, lot, earn entry each) "

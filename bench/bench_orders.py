@@ -25,11 +25,10 @@ from typing import Any
 import boto3
 
 from bench.instrumentation import DynamoDBMeter
+from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
-from devtools.template import create_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TABLE = "loyalty-bench"
 
 
 class _Context:
@@ -136,20 +135,8 @@ def cold_import_seconds(runs: int = 5, *, bytecode_cached: bool = True) -> list[
 
 
 def run(endpoint_url: str, orders: int, members: int) -> None:
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
-            "TABLE_NAME": TABLE,
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
-            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        }
-    )
-    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
-    if TABLE in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=TABLE)
-    create_table(client, TABLE)
+    use_endpoint(endpoint_url)
+    fresh_table(boto3.client("dynamodb", endpoint_url=endpoint_url))
 
     from functions.purchase_award import app
     from loyalty.runtime import order_service
