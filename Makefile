@@ -1,4 +1,4 @@
-.PHONY: bootstrap test run check validate build bench openapi routes clean
+.PHONY: bootstrap test run check validate scan build bench openapi routes clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -15,6 +15,9 @@ check:
 validate:
 	bash scripts/sam.sh validate --lint
 
+scan:
+	bash scripts/scan.sh
+
 build:
 	bash scripts/sam.sh build --parallel --cached
 
@@ -28,6 +31,7 @@ bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_orders
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_api
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_jobs
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_kpis
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

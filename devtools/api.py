@@ -13,11 +13,27 @@ import re
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-# Module of each API function's handler, by the function's CodeUri in template.yaml.
-RESOLVER_MODULES: dict[str, str] = {
-    "functions/members_api/": "functions.members_api.app",
-    "functions/redemption/": "functions.redemption.app",
-}
+
+def resolver_modules() -> dict[str, str]:
+    """Module of each API function's handler, by the function's CodeUri, as template.yaml
+    declares them (a function with HttpApi events; `Handler: app.handler` in
+    `functions/x/` is the module `functions.x.app`)."""
+    from devtools.template import load_template
+
+    modules: dict[str, str] = {}
+    for resource in (load_template().get("Resources") or {}).values():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties") or {}
+        events = (props.get("Events") or {}).values()
+        if not any(event.get("Type") == "HttpApi" for event in events):
+            continue
+        code_uri = str(props.get("CodeUri", ""))
+        handler_module = str(props.get("Handler", "")).rsplit(".", 1)[0]
+        package = code_uri.strip("/").replace("/", ".")
+        modules[code_uri] = f"{package}.{handler_module}"
+    return modules
+
 
 _PATH_PARAMETER = re.compile(r"<(\w+)>")
 
@@ -28,7 +44,7 @@ def load_resolvers() -> dict[str, APIGatewayHttpResolver]:
     os.environ["TABLE_NAME"] = "openapi"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     resolvers: dict[str, APIGatewayHttpResolver] = {}
-    for code_uri, module_name in RESOLVER_MODULES.items():
+    for code_uri, module_name in resolver_modules().items():
         resolver = getattr(importlib.import_module(module_name), "app", None)
         if not isinstance(resolver, APIGatewayHttpResolver):
             raise TypeError(f"{module_name}.app is not an APIGatewayHttpResolver")

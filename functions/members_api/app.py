@@ -55,6 +55,7 @@ def enroll(request: Annotated[EnrollRequest, Body()]) -> Response[MemberViewBody
         email=normalize_email(request.email),
         phone=request.phone,
         birthday=request.birthday,
+        marketing_consent=request.marketing_consent,
     )
     enrollment = member_service().enroll(request.member_id, profile, request.referral_code)
     return _json(201 if enrollment.created else 200, _view_body(enrollment.view))

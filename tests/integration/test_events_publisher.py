@@ -87,7 +87,7 @@ def test_committed_changes_arrive_once_per_kind_with_stable_ids_and_no_personal_
     table_name: str, dynamodb_client: Any, dynamodb_endpoint: str, request: pytest.FixtureRequest
 ):
     # Real writes through the handlers (DynamoDB Local, no mock on).
-    reply = enroll(MEMBER, **PERSONAL)
+    reply = enroll(MEMBER, **PERSONAL, marketingConsent=True)
     assert reply.status == 201, reply.body
     play_orders(order("o-1001", MEMBER, "15.00"))  # 1500 + 150 first purchase: Silver
     reply = redeem(MEMBER, "discount-10", key="k-1")
@@ -136,3 +136,33 @@ def test_committed_changes_arrive_once_per_kind_with_stable_ids_and_no_personal_
         json.dumps(e["detail"], sort_keys=True) for e in first
     )
     assert len({e["detail"]["eventId"] for e in first}) == len(first)
+
+
+def test_marketing_events_go_out_only_for_members_who_opted_in(
+    table_name: str, request: pytest.FixtureRequest
+):
+    assert enroll("opted-in", marketingConsent=True).status == 201
+    assert enroll("silent").status == 201  # consent is opt-in: absent means no
+    assert enroll("changed-mind", marketingConsent=True).status == 201
+    reply = request_patch("changed-mind", {"marketingConsent": False})
+    assert reply.status == 200 and reply.body["marketingConsent"] is False
+    for member_id in ("opted-in", "silent", "changed-mind"):
+        play_orders(order(f"o-{member_id}", member_id, "15.00"))  # Bronze -> Silver
+
+    batch = delivered_to("EventsPublisherFunction", StreamReader(table_name).read())
+    drain = request.getfixturevalue("bus")
+    publish(batch)
+    kinds: dict[str, list[str]] = {}
+    for event in drain():
+        kinds.setdefault(event["detail"]["memberId"], []).append(event["detail-type"])
+    # Every member's account history goes out; the tier change only for the opted-in one.
+    assert sorted(kinds["opted-in"]) == ["points.earned", "points.earned", "tier.changed"]
+    assert sorted(kinds["silent"]) == ["points.earned", "points.earned"]
+    assert sorted(kinds["changed-mind"]) == ["points.earned", "points.earned"]
+
+
+def request_patch(member_id: str, body: dict[str, Any]) -> Any:
+    from tests.support.api import PATCH_MEMBER
+    from tests.support.api import request as api_request
+
+    return api_request(PATCH_MEMBER, member_id, body=body)

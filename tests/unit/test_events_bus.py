@@ -98,10 +98,23 @@ def test_stream_change_deserializes_the_images():
 # ---- the handler ------------------------------------------------------------------------------
 
 
+class Consents:
+    """The members' marketing consent, as the profile would say it."""
+
+    def __init__(self, consenting: bool) -> None:
+        self.consenting = consenting
+        self.asked: list[str] = []
+
+    def consented(self, member_id: str) -> bool:
+        self.asked.append(member_id)
+        return self.consenting
+
+
 @pytest.fixture
 def fake_bus(monkeypatch: pytest.MonkeyPatch):
-    def install(client: FakeEvents) -> FakeEvents:
+    def install(client: FakeEvents, consenting: bool = True) -> FakeEvents:
         monkeypatch.setattr(publisher, "event_bus", lambda: EventBus("the-bus", client))
+        monkeypatch.setattr(publisher, "marketing_consents", lambda: Consents(consenting))
         return client
 
     return install
@@ -119,6 +132,15 @@ def test_the_sample_stream_event_publishes_its_events_without_personal_data(fake
         assert detail["memberId"] == "c-42"
         assert "Ada" not in entry["Detail"] and "example.com" not in entry["Detail"]
         assert not PERSONAL_FIELDS & set(detail)
+
+
+def test_without_marketing_consent_the_tier_change_stays_unpublished(fake_bus):
+    client = fake_bus(FakeEvents(), consenting=False)
+
+    response = publisher.handler(load_event(SAMPLE), FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    assert [entry["DetailType"] for entry in client.entries] == ["points.earned"]
 
 
 def test_a_record_whose_events_were_refused_is_a_batch_item_failure(fake_bus):

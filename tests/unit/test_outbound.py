@@ -14,7 +14,7 @@ from loyalty.domain.outbound import (
     assert_no_personal_data,
     event_id,
     events_for_change,
-    marketing_consent_allows,
+    needs_marketing_consent,
 )
 from tests.support.events import EVENTS_DIR
 
@@ -376,9 +376,15 @@ def test_assert_no_personal_data_refuses_a_personal_field():
         assert_no_personal_data(OutboundEvent("id", "points.earned", {"email": "x@y.z"}))
 
 
-def test_the_marketing_consent_hook_lets_everything_through_for_now():
-    for event in events_for_change(None, entry("earn", "birthday-bonus", 1500)):
-        assert marketing_consent_allows(event)
+def test_marketing_events_about_a_member_need_consent_and_ledger_movements_do_not():
+    kinds = {
+        event.detail_type: needs_marketing_consent(event)
+        for event in events_for_change(None, entry("earn", "birthday-bonus", 1500))
+    }
+    assert kinds == {"points.earned": False, "birthday.bonus-granted": True}
+    assert needs_marketing_consent(OutboundEvent("id", "tier.changed", {"memberId": "m"}))
+    assert needs_marketing_consent(OutboundEvent("id", "points.expiring", {"memberId": "m"}))
+    assert not needs_marketing_consent(OutboundEvent("id", "promotion.started", {}))
 
 
 def test_the_samples_in_events_outbound_have_the_fields_the_domain_makes():

@@ -1,17 +1,26 @@
 """Composition root: services built from the deployment's settings around one repository
 (one DynamoDB client) per container; cheap to build, so built per call and always current
-with the settings (which tests change)."""
+with the settings (which tests change).
+
+The program rules are the operator's saved document (PUT /admin/program) or, until there is
+one, the deployment's PROGRAM_RULES. A container reads the saved document when it first
+needs rules and again once it is a minute old: a new container applies a change at once, a
+warm one within a minute, for one GetItem a minute per container."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import lru_cache
 
+from loyalty.dal.kpis import DynamoKpiStore
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.rules import ProgramRules
 from loyalty.services.expiry import ExpiryService
 from loyalty.services.jobs import Promotions, ScheduledAwards
+from loyalty.services.kpis import KpiProjector, KpiService
 from loyalty.services.members import MemberService
+from loyalty.services.operations import OperatorService, PrivacyService, ProgramService
 from loyalty.services.orders import OrderService
 from loyalty.services.referrals import ReferralService
 from loyalty.services.rewards import RewardService
@@ -24,10 +33,48 @@ def _repository(table_name: str) -> DynamoLedgerRepository:
     return DynamoLedgerRepository(table_name)
 
 
+RULES_MAX_AGE_SECONDS = 60.0
+# (table, PROGRAM_RULES) -> (rules, when read, monotonic seconds)
+_rules_cache: dict[tuple[str, str], tuple[ProgramRules, float]] = {}
+
+
+def program_rules() -> ProgramRules:
+    """The rules in force, at most a minute old."""
+    current = settings()
+    key = (current.table_name, current.program_rules)
+    cached = _rules_cache.get(key)
+    if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
+        return cached[0]
+    rules = program_service().current()
+    _rules_cache[key] = (rules, time.monotonic())
+    return rules
+
+
+def forget_rules() -> None:
+    """Drop the cached rules: this container applies a change it has just saved at once."""
+    _rules_cache.clear()
+
+
 def _with_rules[S](service: Callable[[DynamoLedgerRepository, Callable[[], ProgramRules]], S]) -> S:
+    return service(_repository(settings().table_name), program_rules)
+
+
+def program_service() -> ProgramService:
     current = settings()
     document = current.program_rules
-    return service(_repository(current.table_name), lambda: load_rules(document))
+    return ProgramService(_repository(current.table_name), lambda: load_rules(document))
+
+
+def operator_service() -> OperatorService:
+    return _with_rules(OperatorService)
+
+
+def marketing_consents() -> DynamoLedgerRepository:
+    return _repository(settings().table_name)
+
+
+def privacy_service() -> PrivacyService:
+    return PrivacyService(_repository(settings().table_name))
 
 
 def order_service() -> OrderService:
@@ -56,3 +103,16 @@ def promotions() -> Promotions:
 
 def expiry_service() -> ExpiryService:
     return ExpiryService(_repository(settings().table_name))
+
+
+def _kpi_store() -> DynamoKpiStore:
+    repository = _repository(settings().table_name)
+    return DynamoKpiStore(repository.table_name, repository.client)  # the same client
+
+
+def kpi_projector() -> KpiProjector:
+    return KpiProjector(_kpi_store())
+
+
+def kpi_service() -> KpiService:
+    return KpiService(_kpi_store())

@@ -48,6 +48,11 @@ class Policy:
 _ANYONE = Policy(frozenset({"member", "service", "admin"}), member_from="none")
 _SELF = Policy(frozenset({"member", "service", "admin"}))
 _SERVICE = Policy(frozenset({"service", "admin"}))
+# The operator API: the admin scope only.
+ADMIN_ONLY = Policy(frozenset({"admin"}), member_from="none")
+# Privacy rights: the member themself, or an operator acting on their request (not the
+# storefront's backend, which has no business reading or erasing a whole profile).
+_SELF_OR_ADMIN = Policy(frozenset({"member", "admin"}))
 
 ROUTE_POLICIES: dict[str, Policy] = {
     "POST /members": Policy(frozenset({"member", "service", "admin"}), member_from="body"),
@@ -59,6 +64,16 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "POST /members/{memberId}/redemptions": _SELF,
     "POST /members/{memberId}/reviews": _SERVICE,
     "POST /members/{memberId}/social-shares": _SERVICE,
+    "GET /members/{memberId}/export": _SELF_OR_ADMIN,
+    "DELETE /members/{memberId}": _SELF_OR_ADMIN,
+    "GET /admin/members": ADMIN_ONLY,
+    "POST /admin/members/{memberId}/adjustments": ADMIN_ONLY,
+    "GET /admin/rewards": ADMIN_ONLY,
+    "PUT /admin/rewards/{rewardId}": ADMIN_ONLY,
+    "GET /admin/program": ADMIN_ONLY,
+    "PUT /admin/program": ADMIN_ONLY,
+    "GET /admin/audit": ADMIN_ONLY,
+    "GET /admin/kpis": ADMIN_ONLY,
 }
 
 

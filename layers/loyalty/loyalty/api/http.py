@@ -53,6 +53,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (errors.AlreadyRewarded, HTTPStatus.CONFLICT),
     (errors.LimitReached, HTTPStatus.CONFLICT),
     (errors.EmailTaken, HTTPStatus.CONFLICT),
+    (errors.VersionConflict, HTTPStatus.CONFLICT),
+    (errors.MemberErased, HTTPStatus.CONFLICT),
     (errors.ReferralRefused, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.InvalidMessage, HTTPStatus.UNPROCESSABLE_ENTITY),

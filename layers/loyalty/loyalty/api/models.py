@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -62,6 +63,11 @@ class EnrollRequest(ApiModel):
     phone: Phone | None = None
     birthday: date | None = Field(default=None, description="YYYY-MM-DD")
     referral_code: ReferralCodeText | None = None
+    marketing_consent: bool | None = Field(
+        default=None,
+        description="Opt-in to marketing events (birthday, milestone, tier, expiring points). "
+        "Absent: no change (a new member has not opted in).",
+    )
 
     _check_birthday = field_validator("birthday")(_birthday)
 
@@ -71,6 +77,7 @@ class ProfileUpdate(ApiModel):
     email: Email | None = None
     phone: Phone | None = None
     birthday: date | None = Field(default=None, description="YYYY-MM-DD")
+    marketing_consent: bool | None = None
 
     _check_birthday = field_validator("birthday")(_birthday)
 
@@ -97,6 +104,8 @@ class MemberViewBody(ApiModel):
     expiring: list[ExpiringBody]
     referral_code: str | None
     enrolled_at: Instant
+    tier_benefits: list[str] = Field(description="The benefits of the member's current tier.")
+    marketing_consent: bool
 
 
 class ActivityBody(ApiModel):
@@ -163,6 +172,115 @@ class ReferralsBody(ApiModel):
     points_earned: int
 
 
+# ---- operator and privacy API ------------------------------------------------------------
+
+# Free text an operator writes into the ledger and the audit trail: which stay after an
+# erasure, so they must not carry personal data (no email addresses, no phone numbers).
+# Phone numbers as people write them (+1 555 123 4567, (555) 123-4567, 555-123-4567); a bare
+# run of digits is let through, as order and ticket numbers look just like that. A guard
+# against slips, not a guarantee: docs/operations.md asks operators for no personal data.
+_PHONE_LIKE = re.compile(
+    r"\+\d[\d ()\-.]{6,}\d|\(\d{3}\)\s?\d{3}[\-. ]\d{4}|\b\d{3}[\-. ]\d{3}[\-. ]\d{4}\b"
+)
+
+
+def _no_contact_details(value: str) -> str:
+    if "@" in value or _PHONE_LIKE.search(value):
+        raise ValueError("must not contain personal data (an email address or phone number)")
+    return value
+
+
+AuditReason = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=200, pattern=r"^[^\x00-\x1f]+$"
+    ),
+    AfterValidator(_no_contact_details),
+]
+
+
+class AdjustmentRequest(ApiModel):
+    points: int = Field(description="Signed, non-zero.", ge=-10_000_000, le=10_000_000, strict=True)
+    reason: AuditReason = Field(
+        description="Shown to the member in their activity; no personal data (no emails or "
+        "phone numbers)."
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _non_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be a non-zero integer")
+        return value
+
+
+class AdjustmentBody(ApiModel):
+    entry_id: str
+    points: int
+    balance: int
+
+
+class RewardUpsert(ApiModel):
+    """A reward as the operator writes it; the id is the path's."""
+
+    name: str
+    kind: RewardKind
+    cost: int
+    min_tier: TierName = "Bronze"
+    discount_percent: int | None = None
+    stock: int | None = None
+    active: bool = True
+
+
+class AdminRewardBody(RewardBody):
+    active: bool
+
+
+class AdminRewardList(ApiModel):
+    items: list[AdminRewardBody]
+
+
+class MemberSearchResult(ApiModel):
+    items: list[MemberViewBody]
+
+
+class ExportProfile(ApiModel):
+    member_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    birthday: str | None
+    marketing_consent: bool
+    enrolled_at: str | None
+    enrolled_by: str | None
+    referral_code: str | None
+    referred_by: str | None
+    tier: str | None
+    tier_points: int | None
+    balance: int | None
+    pending_points: int | None
+    order_count: int | None
+
+
+class ExportBody(ApiModel):
+    profile: ExportProfile
+    activity: list[ActivityBody]
+
+
+class AuditRecordBody(ApiModel):
+    audit_id: str
+    actor: str
+    action: str
+    target: str
+    reason: str
+    details: dict[str, str]
+    recorded_at: str
+
+
+class AuditTrail(ApiModel):
+    items: list[AuditRecordBody]
+
+
 class ErrorBody(ApiModel):
     message: str
     errors: list[dict[str, str]] | None = None
@@ -182,3 +300,48 @@ def decode_cursor(cursor: str) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     return entry_id if _ENTRY_ID.match(entry_id) else None
+
+
+# ---- program KPIs (GET /admin/kpis) ----------------------------------------------------------
+
+
+class MembersByTierBody(ApiModel):
+    bronze: int = Field(alias="Bronze")
+    silver: int = Field(alias="Silver")
+    gold: int = Field(alias="Gold")
+
+
+class ActiveMembersBody(ApiModel):
+    days30: int = Field(description="Members with a ledger entry (not an expiry) in 30 days.")
+    days90: int = Field(description="The same over 90 days.")
+
+
+class DailyFiguresBody(ApiModel):
+    day: date = Field(alias="date")
+    issued: int
+    redeemed: int
+    expired: int
+
+
+class KpisBody(ApiModel):
+    """The program's figures, kept from the ledger as it changes (a few seconds behind)."""
+
+    members: int = Field(description="Members enrolled and not erased.")
+    members_by_tier: MembersByTierBody
+    points_issued: int = Field(description="The sum of all positive entries.")
+    points_redeemed: int
+    points_expired: int
+    points_outstanding: int = Field(description="The sum of all balances, pending included.")
+    redemption_rate: float = Field(description="pointsRedeemed / pointsIssued (0 if none).")
+    outstanding_by_expiry_month: dict[str, int] = Field(
+        description='Unspent points by the month they expire in ("YYYY-MM").'
+    )
+    enrollments_by_month: dict[str, int] = Field(
+        description="Enrollments by month (erased members included: history does not change)."
+    )
+    active_members: ActiveMembersBody
+    daily: list[DailyFiguresBody] = Field(
+        description="Points issued, redeemed, expired per day (by the entries' date), the "
+        "last 90 days, oldest first."
+    )
+    as_of: Instant

@@ -17,6 +17,11 @@
 | reward                | CATALOG                | REWARD#<rewardId>                    |
 | promotion announced   | PROMOTION#<name>-<start> | PROMOTION                          |
 | coupon                | COUPON#<code>          | COUPON                               |
+| program rules         | PROGRAM                | RULES (current), RULES#v<000007>     |
+| audit record          | AUDIT#<yyyy-mm>        | <recordedAt>#<audit id>              |
+| KPI totals, KPI day   | KPI                    | TOTALS, DAY#<yyyy-mm-dd>             |
+| member's KPI state    | MEMBER#<memberId>      | PROFILE#KPI                          |
+| KPI entry marker      | MEMBER#<memberId>      | KPI#ENTRY#<entryId> (TTL 7 days)     |
 
 GSI1 is sparse: only items due for a daily job carry GSI1PK/GSI1SK. An open lot is listed
 under `EXPIRY#<shard>` sorted by when the expiry job must next look at it (its warning, then
@@ -28,7 +33,7 @@ its expiry); settled lots leave the index. A member's schedule items are listed 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 
 from loyalty.domain.calendar import format_instant
 
@@ -158,3 +163,45 @@ def lot_due_gsi_sk(next_action_at: datetime, member_id: str, lot_id: str) -> str
 
 def due_upper_bound(now: datetime) -> str:
     return f"{format_instant(now)}~"
+
+
+PROGRAM_PK = "PROGRAM"
+CURRENT_RULES_SK = "RULES"
+
+
+def rules_version_sk(version: int) -> str:
+    # Zero-padded: the versions of the rules sort in order under PROGRAM.
+    return f"RULES#v{version:06d}"
+
+
+def audit_pk(recorded_at: datetime) -> str:
+    # One partition per month: an operator reads a month's trail with one Query.
+    return f"AUDIT#{recorded_at:%Y-%m}"
+
+
+def audit_sk(recorded_at: datetime, audit_id: str) -> str:
+    return f"{format_instant(recorded_at)}#{audit_id}"
+
+
+def adjustment_sk(adjustment_id: str) -> str:
+    return dedupe_sk("adjustment", adjustment_id)
+
+
+# ---- KPIs (the projector's items) --------------------------------------------------------
+KPI_PK = "KPI"
+# "DAY#…" < "TOTALS": the report reads the days from a date on and the totals in one Query.
+KPI_TOTALS_SK = "TOTALS"
+KPI_DAY_PREFIX = "DAY#"
+# Right after PROFILE ("PROFILE" < "PROFILE#KPI"), so one Query of the range below reads a
+# member's lots, profile and KPI state, while the member view's range stops at PROFILE.
+MEMBER_KPI_SK = "PROFILE#KPI"
+KPI_MEMBER_RANGE = (LOT_PREFIX, MEMBER_KPI_SK)
+
+
+def kpi_day_sk(day: date) -> str:
+    return f"{KPI_DAY_PREFIX}{day.isoformat()}"
+
+
+def kpi_entry_marker_sk(entry_id: str) -> str:
+    # "KPI#…" sorts before "LOT#": outside both member ranges above.
+    return f"KPI#ENTRY#{entry_id}"

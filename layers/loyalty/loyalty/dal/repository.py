@@ -24,6 +24,7 @@ from loyalty.domain.errors import (
     EmailTaken,
     InsufficientPoints,
     OutOfStock,
+    VersionConflict,
 )
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
@@ -40,8 +41,10 @@ from loyalty.domain.ledger import (
     SpendPlan,
 )
 from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
 from loyalty.domain.referrals import ReferralPlan
 from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 if TYPE_CHECKING:
@@ -276,20 +279,9 @@ class DynamoLedgerRepository:
             "points": plan.points,
             "recordedAt": recorded_at,
         }
-        profile_update = {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": _key(keys.member_pk(plan.member_id), keys.PROFILE_SK),
-                "UpdateExpression": ("SET updatedAt = :now ADD balance :minus, debited :points"),
-                "ConditionExpression": "attribute_exists(PK) AND balance >= :points",
-                "ExpressionAttributeValues": _to_ddb(
-                    {":now": recorded_at, ":minus": -plan.points, ":points": plan.points}
-                ),
-            }
-        }
         actions = [
             _put(self.table_name, marker, must_be_new=True),
-            profile_update,
+            self._spend_update(plan, recorded_at),
             _put(self.table_name, _entry_item(plan.entry, recorded_at)),
         ]
         self._transact(
@@ -299,6 +291,23 @@ class DynamoLedgerRepository:
                 1: InsufficientPoints("the balance does not cover the points"),
             },
         )
+
+    def _spend_update(self, plan: SpendPlan, recorded_at: str) -> dict[str, Any]:
+        """The profile's side of spending: only if the balance covers the points now (and the
+        account is open)."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(plan.member_id), keys.PROFILE_SK),
+                "UpdateExpression": "SET updatedAt = :now ADD balance :minus, debited :points",
+                "ConditionExpression": (
+                    "attribute_exists(PK) AND attribute_not_exists(erasedAt) AND balance >= :points"
+                ),
+                "ExpressionAttributeValues": _to_ddb(
+                    {":now": recorded_at, ":minus": -plan.points, ":points": plan.points}
+                ),
+            }
+        }
 
     # ---- members ------------------------------------------------------------------------
 
@@ -404,6 +413,9 @@ class DynamoLedgerRepository:
         referral_fields: Item = {}
         if plan.referral is not None:
             referral_fields = {"referredBy": plan.referral.referrer_id}
+        if profile.marketing_consent is not None:
+            # Given or not, never removed by omission: only an explicit choice changes it.
+            referral_fields["marketingConsent"] = profile.marketing_consent
         if plan.new_member is not None:
             item = _new_profile_item(plan.new_member, recorded_at) | personal | referral_fields
             actions += [
@@ -426,7 +438,7 @@ class DynamoLedgerRepository:
             expression = "SET " + ", ".join(sets)
             if removes:
                 expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
-            condition = "attribute_exists(PK)"
+            condition = "attribute_exists(PK) AND attribute_not_exists(erasedAt)"
             if plan.referral is not None:
                 condition += " AND attribute_not_exists(referredBy) AND orderCount = :zero"
                 values[":zero"] = 0
@@ -862,6 +874,236 @@ class DynamoLedgerRepository:
             request_fingerprint=item["requestFingerprint"],
         )
 
+    # ---- operators: audit trail, adjustments, catalog, program rules -------------------
+
+    def _audit_put(self, audit: AuditRecord) -> dict[str, Any]:
+        item = {
+            "PK": keys.audit_pk(audit.at),
+            "SK": keys.audit_sk(audit.at, audit.audit_id),
+            "itemType": "audit",
+            "auditId": audit.audit_id,
+            "actor": audit.actor,
+            "action": audit.action,
+            "target": audit.target,
+            "reason": audit.reason,
+            "details": dict(audit.details),
+            "recordedAt": format_instant(audit.at),
+        }
+        return _put(self.table_name, item, must_be_new=True)
+
+    def list_audit(self, month: datetime, limit: int) -> list[Item]:
+        """A month's audit trail, newest first."""
+        response = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.audit_pk(month)}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        hidden = {"PK", "SK", "itemType"}
+        return [
+            {name: value for name, value in _from_ddb(item).items() if name not in hidden}
+            for item in response.get("Items", [])
+        ]
+
+    def commit_adjustment(self, plan: AdjustmentPlan, now: datetime) -> None:
+        """One transaction: the adjustment's marker (once per Idempotency-Key, for good), the
+        points (an earning, or a spend the balance must cover), the audit record. Raises
+        DuplicateEvent, InsufficientPoints or ConcurrentUpdate."""
+        recorded_at = format_instant(now)
+        marker = {
+            "PK": keys.member_pk(plan.member_id),
+            "SK": keys.adjustment_sk(plan.adjustment_id),
+            "itemType": "adjustmentMarker",
+            "memberId": plan.member_id,
+            "entryId": plan.entry.entry_id,
+            "points": plan.points,
+            "requestFingerprint": plan.request_fingerprint,
+            "recordedAt": recorded_at,
+        }
+        actions = [_put(self.table_name, marker, must_be_new=True)]
+        failures: dict[int, Exception] = {0: DuplicateEvent("the adjustment was already made")}
+        if plan.earn is not None:
+            actions += [
+                *self._member_actions(plan.earn.member, recorded_at),
+                *[_put(self.table_name, _entry_item(e, recorded_at)) for e in plan.earn.entries],
+                *[_put(self.table_name, _lot_item(lot, recorded_at)) for lot in plan.earn.lots],
+            ]
+        else:
+            assert plan.spend is not None
+            failures[len(actions)] = InsufficientPoints(
+                "the adjustment would take the balance below zero"
+            )
+            actions += [
+                self._spend_update(plan.spend, recorded_at),
+                _put(self.table_name, _entry_item(plan.spend.entry, recorded_at)),
+            ]
+        actions.append(self._audit_put(plan.audit))
+        self._transact(actions, failures)
+
+    def get_adjustment(self, member_id: str, adjustment_id: str) -> Item | None:
+        return self._get(keys.member_pk(member_id), keys.adjustment_sk(adjustment_id))
+
+    def get_reward(self, reward_id: str) -> Reward | None:
+        item = self._get(keys.CATALOG_PK, keys.reward_sk(reward_id))
+        return _reward_from_item(item) if item else None
+
+    def save_reward(
+        self, reward: Reward, *, stored_before: bool, audit: AuditRecord, now: datetime
+    ) -> None:
+        """Create or replace a catalog item with its audit record; conditional on what was
+        read (another operator's concurrent create or retire is not overwritten blindly)."""
+        item = {
+            "PK": keys.CATALOG_PK,
+            "SK": keys.reward_sk(reward.reward_id),
+            "itemType": "reward",
+            **reward.model_dump(by_alias=True),
+            "updatedAt": format_instant(now),
+        }
+        put = _put(self.table_name, item)
+        put["Put"]["ConditionExpression"] = (
+            "attribute_exists(PK)" if stored_before else "attribute_not_exists(PK)"
+        )
+        self._transact([put, self._audit_put(audit)], {})
+
+    def get_program(self) -> ProgramRules | None:
+        """The operator's current rules document, if one was ever saved."""
+        item = self._get(keys.PROGRAM_PK, keys.CURRENT_RULES_SK)
+        if item is None:
+            return None
+        return ProgramRules.model_validate_json(item["document"])
+
+    def put_program(
+        self, rules: ProgramRules, *, replaces: int | None, audit: AuditRecord, now: datetime
+    ) -> None:
+        """Save `rules` as the current document and as its own version (kept for good), only
+        if the current one is still version `replaces` (None: none saved yet)."""
+        recorded_at = format_instant(now)
+        document = rules.model_dump_json(by_alias=True)
+        fields = {
+            "itemType": "programRules",
+            "version": rules.version,
+            "document": document,
+            "updatedAt": recorded_at,
+            "updatedBy": audit.actor,
+        }
+        current = _put(
+            self.table_name, {"PK": keys.PROGRAM_PK, "SK": keys.CURRENT_RULES_SK, **fields}
+        )
+        if replaces is None:
+            current["Put"]["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            current["Put"]["ConditionExpression"] = "version = :replaces"
+            current["Put"]["ExpressionAttributeValues"] = _to_ddb({":replaces": replaces})
+        history = _put(
+            self.table_name,
+            {"PK": keys.PROGRAM_PK, "SK": keys.rules_version_sk(rules.version), **fields},
+            must_be_new=True,
+        )
+        self._transact(
+            [current, history, self._audit_put(audit)],
+            {
+                0: VersionConflict("the rules were changed meanwhile: reload and try again"),
+                1: VersionConflict("that version of the rules already exists"),
+            },
+        )
+
+    # ---- privacy ----------------------------------------------------------------------------
+
+    def consented(self, member_id: str) -> bool:
+        """The member's marketing consent (False for an unknown or erased member)."""
+        item = self._get(
+            keys.member_pk(member_id),
+            keys.PROFILE_SK,
+            consistent=False,
+            projection="marketingConsent, erasedAt",
+        )
+        return bool(item and item.get("marketingConsent") and not item.get("erasedAt"))
+
+    def member_id_by_email(self, normalized_email: str) -> str | None:
+        item = self._get(keys.email_pk(normalized_email), keys.EMAIL_SK)
+        return str(item["memberId"]) if item else None
+
+    def export_member(self, member_id: str) -> tuple[Item | None, list[LedgerEntry]]:
+        """The profile as stored (every personal field held) and every ledger entry, oldest
+        first."""
+        profile = self._get(keys.member_pk(member_id), keys.PROFILE_SK)
+        entries = [
+            _entry_from_item(item)
+            for item in self._query_prefix(keys.member_pk(member_id), keys.ENTRY_PREFIX)
+        ]
+        return profile, entries
+
+    def commit_erasure(self, plan: ErasurePlan, now: datetime) -> None:
+        """One transaction: the profile loses its personal fields and its balance (forfeited
+        by the entry), the lookups by personal data and the job schedules go, held lots are
+        released into the forfeiture, and the audit record is written. Raises
+        ConcurrentUpdate when the member changed since it was read."""
+        recorded_at = format_instant(now)
+        member = plan.member
+        pending = plan.forfeited_pending
+        profile = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(member.member_id), keys.PROFILE_SK),
+                "UpdateExpression": (
+                    "SET erasedAt = :now, updatedAt = :now, marketingConsent = :no "
+                    "REMOVE #name, email, phone, birthday, referralCode "
+                    "ADD version :one, balance :balance, pendingPoints :pending, "
+                    "lotTotal :released, debited :debited"
+                ),
+                "ConditionExpression": "version = :expected AND attribute_not_exists(erasedAt)",
+                "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": _to_ddb(
+                    {
+                        ":now": recorded_at,
+                        ":no": False,
+                        ":one": 1,
+                        ":balance": -plan.forfeited_balance,
+                        ":pending": -pending,
+                        ":released": pending,
+                        ":debited": plan.forfeited_balance + pending,
+                        ":expected": member.version,
+                    }
+                ),
+            }
+        }
+        actions: list[dict[str, Any]] = [profile, self._audit_put(plan.audit)]
+        if plan.entry is not None:
+            actions.append(_put(self.table_name, _entry_item(plan.entry, recorded_at)))
+        deletions = [
+            (keys.member_pk(member.member_id), keys.schedule_sk("birthday")),
+            (keys.member_pk(member.member_id), keys.schedule_sk("tenure")),
+        ]
+        if member.email:
+            deletions.append((keys.email_pk(member.email), keys.EMAIL_SK))
+        if member.referral_code:
+            deletions.append((keys.referral_code_pk(member.referral_code), keys.REFERRAL_CODE_SK))
+        actions += [
+            {"Delete": {"TableName": self.table_name, "Key": _key(pk, sk)}} for pk, sk in deletions
+        ]
+        for lot in plan.released_lots:
+            released = replace(lot, available_at=None)
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(
+                            keys.member_pk(lot.member_id), keys.lot_sk(lot.expires_at, lot.lot_id)
+                        ),
+                        "UpdateExpression": "SET GSI1SK = :due REMOVE availableAt",
+                        "ExpressionAttributeValues": _to_ddb(
+                            {
+                                ":due": keys.lot_due_gsi_sk(
+                                    released.next_action_at, lot.member_id, lot.lot_id
+                                )
+                            }
+                        ),
+                    }
+                }
+            )
+        self._transact(actions, {})
+
     def _member_actions(self, change: MemberChange, recorded_at: str) -> list[dict[str, Any]]:
         if change.new_member is not None:
             profile = _new_profile_item(change.new_member, recorded_at) | {
@@ -936,7 +1178,11 @@ class DynamoLedgerRepository:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
-            meanings = failures or {0: DuplicateEvent("the event has already been recorded")}
+            meanings = (
+                failures
+                if failures is not None
+                else {0: DuplicateEvent("the event has already been recorded")}
+            )
             for index, reason in enumerate(reasons):
                 if reason.get("Code") == "ConditionalCheckFailed" and index in meanings:
                     raise meanings[index] from None
@@ -1077,6 +1323,8 @@ def _member_from_item(item: Item) -> MemberState:
         referred_by=item.get("referredBy"),
         referrals_month=item.get("referralsMonth"),
         referrals_count=int(item.get("referralsCount", 0)),
+        marketing_consent=bool(item.get("marketingConsent", False)),
+        erased_at=parse_instant(item["erasedAt"]) if item.get("erasedAt") else None,
     )
 
 

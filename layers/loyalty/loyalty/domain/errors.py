@@ -60,3 +60,11 @@ class ReferralRefused(LoyaltyError):
 
 class IdempotencyKeyReused(LoyaltyError):
     """The Idempotency-Key was used before with a different request."""
+
+
+class VersionConflict(LoyaltyError):
+    """A change based on a version of a document that is no longer the current one."""
+
+
+class MemberErased(LoyaltyError):
+    """The member's data was erased at their request: the account is closed."""

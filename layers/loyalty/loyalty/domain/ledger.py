@@ -129,6 +129,14 @@ class MemberState:
     referred_by: str | None = None
     referrals_month: str | None = None
     referrals_count: int = 0
+    marketing_consent: bool = False
+    # Erased at the member's request: personal data gone, balance forfeited, account closed;
+    # the ledger stays (anonymised) so program totals hold.
+    erased_at: datetime | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +308,7 @@ class EarningBuilder:
         details: Mapping[str, str],
         identity: str | None = None,
         hold: bool = False,
+        entry_type: EntryType = "earn",
     ) -> LotRef | None:
         """`identity` names the business event for the entry id when the reference alone
         does not (one review id for two products). With `hold`, the points are pending
@@ -313,7 +322,7 @@ class EarningBuilder:
             LedgerEntry(
                 entry_id=entry_id,
                 member_id=self.member_id,
-                type="earn",
+                type=entry_type,
                 reason=reason,
                 points=points,
                 occurred_at=occurred_at,
@@ -466,6 +475,7 @@ def plan_earning(
     shares_month: str | None = None,
     shares_count: int | None = None,
     schedule: ScheduleChange | None = None,
+    entry_type: EntryType = "earn",
 ) -> EarnPlan:
     """A single earning outside orders (review, share, birthday, milestone, referral);
     `schedule` moves the member's job schedule in the same write."""
@@ -477,6 +487,7 @@ def plan_earning(
         reference=reference,
         details=details or {},
         identity=f"{dedupe.kind}\x1f{dedupe.value}",
+        entry_type=entry_type,
     )
     change = MemberChange(
         member_id=member.member_id,

@@ -27,6 +27,8 @@ class ProfileData:
     email: str | None
     phone: str | None = None
     birthday: date | None = None
+    # None: not given (an existing choice stands); consent is opt-in, so absent means no.
+    marketing_consent: bool | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -121,6 +123,8 @@ class MemberView:
     expiring: list[ExpiringPoints]
     referral_code: str | None
     enrolled_at: datetime
+    tier_benefits: list[str]
+    marketing_consent: bool
 
 
 def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsLot]) -> MemberView:
@@ -138,11 +142,12 @@ def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsL
             min(group.expires_at, known.expires_at) if known else group.expires_at,
         )
     upcoming = rules.next_tier(member.tier_points)
+    tier = rules.tier_for(member.tier_points)
     return MemberView(
         member_id=member.member_id,
         name=member.name,
         email=member.email,
-        tier=rules.tier_for(member.tier_points),
+        tier=tier,
         balance=member.balance,
         pending_points=member.pending_points,
         tier_points=member.tier_points,
@@ -152,4 +157,6 @@ def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsL
         expiring=[by_day[day] for day in sorted(by_day)],
         referral_code=member.referral_code,
         enrolled_at=member.enrolled_at,
+        tier_benefits=next(list(t.benefits) for t in rules.tiers if t.name == tier),
+        marketing_consent=member.marketing_consent,
     )

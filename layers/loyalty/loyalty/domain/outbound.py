@@ -125,14 +125,17 @@ def events_for_change(
     return []
 
 
-def marketing_consent_allows(event: OutboundEvent) -> bool:
-    """MARKETING CONSENT HOOK (a later issue): whether `event` may go to marketing tools.
+# Events whose purpose is marketing to one member: published only for members who opted in
+# (`marketingConsent`). Ledger movements (points.*) are the member's account history, which
+# notification tools send as service messages; program-wide events name no member.
+MARKETING_DETAIL_TYPES: Final = frozenset(
+    {BIRTHDAY_BONUS_GRANTED, MILESTONE_REACHED, TIER_CHANGED, POINTS_EXPIRING}
+)
 
-    The publisher publishes only the events this allows. Today every event passes; the
-    consent issue decides which events need consent and where the member's choice is read.
-    """
-    del event
-    return True
+
+def needs_marketing_consent(event: OutboundEvent) -> bool:
+    """Whether `event` may be published only with its member's marketing consent."""
+    return event.detail_type in MARKETING_DETAIL_TYPES and event.member_id is not None
 
 
 def assert_no_personal_data(event: OutboundEvent) -> None:

@@ -18,8 +18,10 @@ from loyalty.domain.ledger import (
     RefundPlan,
 )
 from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
 from loyalty.domain.referrals import ReferralPlan
 from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 
@@ -109,3 +111,47 @@ class JobStore(DueIndex, Protocol):
     def record_promotion(
         self, name: str, start: date, end: date, multiplier: Decimal, now: datetime
     ) -> bool: ...
+
+
+class OperatorStore(Protocol):
+    def get_member(self, member_id: str) -> MemberState | None: ...
+
+    def get_member_with_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+
+    def commit_adjustment(self, plan: AdjustmentPlan, now: datetime) -> None:
+        """Raises DuplicateEvent (the key was used), InsufficientPoints, ConcurrentUpdate."""
+
+    def get_adjustment(self, member_id: str, adjustment_id: str) -> dict[str, Any] | None: ...
+
+    def list_rewards(self) -> list[Reward]: ...
+
+    def get_reward(self, reward_id: str) -> Reward | None: ...
+
+    def save_reward(
+        self, reward: Reward, *, stored_before: bool, audit: AuditRecord, now: datetime
+    ) -> None: ...
+
+    def member_id_by_email(self, normalized_email: str) -> str | None: ...
+
+    def list_audit(self, month: datetime, limit: int) -> list[dict[str, Any]]: ...
+
+
+class ProgramStore(Protocol):
+    def get_program(self) -> ProgramRules | None: ...
+
+    def put_program(
+        self, rules: ProgramRules, *, replaces: int | None, audit: AuditRecord, now: datetime
+    ) -> None:
+        """Raises VersionConflict when the current version is no longer `replaces`."""
+
+
+class PrivacyStore(Protocol):
+    def get_member_with_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+
+    def export_member(self, member_id: str) -> tuple[dict[str, Any] | None, list[LedgerEntry]]: ...
+
+    def commit_erasure(self, plan: ErasurePlan, now: datetime) -> None: ...

@@ -10,6 +10,7 @@ from typing import Any
 from loyalty.domain.errors import (
     ConcurrentUpdate,
     LimitReached,
+    MemberErased,
     MemberNotFound,
 )
 from loyalty.domain.ledger import DedupeKey, LedgerEntry, MemberState, plan_earning
@@ -56,6 +57,10 @@ class MemberService:
         for _ in attempts():
             now = self._clock()
             member = self._store.get_member(member_id)
+            if member is not None and member.erased:
+                raise MemberErased(
+                    f"member '{member_id}' was erased at their request and cannot be re-enrolled"
+                )
             plan = plan_enrollment(
                 self._rules(),
                 member_id,
@@ -102,17 +107,16 @@ class MemberService:
 
     def view(self, member_id: str) -> MemberView:
         member, lots = self._store.get_member_with_lots(member_id)
-        if member is None:
+        if member is None or member.erased:
             raise MemberNotFound(f"no member '{member_id}'")
         return member_view(self._rules(), member, lots)
 
     def activity(
         self, member_id: str, limit: int, after_entry_id: str | None
     ) -> tuple[list[LedgerEntry], str | None]:
-        entries, last = self._store.page_entries(member_id, limit, after_entry_id)
-        if not entries and self._store.get_member(member_id) is None:
-            raise MemberNotFound(f"no member '{member_id}'")
-        return entries, last
+        # The profile decides (an erased member's ledger stays, but they answer 404).
+        self._require(member_id)
+        return self._store.page_entries(member_id, limit, after_entry_id)
 
     def referrals(self, member_id: str) -> ReferralSummary:
         member = self._require(member_id)
@@ -197,6 +201,6 @@ class MemberService:
 
     def _require(self, member_id: str) -> MemberState:
         member = self._store.get_member(member_id)
-        if member is None:
+        if member is None or member.erased:
             raise MemberNotFound(f"no member '{member_id}'")
         return member

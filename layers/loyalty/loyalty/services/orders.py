@@ -20,7 +20,8 @@ from loyalty.domain.rules import ProgramRules
 from loyalty.services import clock as wall_clock
 from loyalty.services.retry import MAX_ATTEMPTS, attempts
 
-OutcomeStatus = Literal["awarded", "reversed", "duplicate"]
+# `closed`: the member's data was erased at their request; their orders earn nothing more.
+OutcomeStatus = Literal["awarded", "reversed", "duplicate", "closed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ class OrderService:
     def _award(self, order: OrderCompleted) -> OrderOutcome:
         now = self._clock()
         member = self._ledger.get_member(order.member_id)
+        if member is not None and member.erased:
+            return OrderOutcome("closed", order.member_id, order.order_id, 0)
         plan = plan_order_award(self._rules(), member, order, now)
         self._ledger.commit_order_award(plan, now)
         return OrderOutcome(
@@ -83,6 +86,8 @@ class OrderService:
             raise OrderNotFound("the refunded order has not been recorded")
         if order.member_id != refund.member_id or member is None:
             raise InvalidMessage("memberId does not match the member of the refunded order")
+        if member.erased:
+            return OrderOutcome("closed", refund.member_id, refund.refund_id, 0)
         pending: frozenset[str] = frozenset()
         held = [lot for lot in (order.purchase_lot,) if lot and lot.available_at is not None]
         if held:

@@ -49,12 +49,14 @@ class ReferralService:
             referee = self._store.get_member(referee_id)
             if referee is None:  # the order created the member: it exists by now
                 raise ConcurrentUpdate(f"member '{referee_id}' is not readable yet")
+            if referee.erased:
+                return ReferralOutcome("refused", reason="the referred member was erased")
             decision = decide_referrer(referee, order_code, code_owner)
             if decision.referrer_id is None:
                 status = "none" if decision.refusal == "no referral" else "refused"
                 return ReferralOutcome(status, reason=decision.refusal)
             referrer = self._store.get_member(decision.referrer_id)
-            if referrer is None:
+            if referrer is None or referrer.erased:
                 return ReferralOutcome("refused", reason="the referrer no longer exists")
             plan = plan_referral(
                 self._rules(),

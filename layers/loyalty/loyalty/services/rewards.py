@@ -57,7 +57,7 @@ class RewardService:
         for _ in attempts():
             now = self._clock()
             member, stored = self._store.get_member_and_reward(member_id, reward_id)
-            if member is None:
+            if member is None or member.erased:
                 raise MemberNotFound(f"no member '{member_id}'")
             try:
                 plan = plan_redemption(

@@ -1,0 +1,95 @@
+"""KPI projection benchmark against DynamoDB Local (figures, not a test).
+
+Orders and redemptions through the real handlers, then the table's stream (filtered as
+template.yaml filters it) through the KPI projector in batches of 100: DynamoDB requests
+and capacity per ledger entry projected, the same for a full redelivery, and what one
+GET /admin/kpis reads.
+
+    .venv/bin/python -m bench.bench_kpis [--orders 1000] [--members 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+from typing import Any
+
+import boto3
+
+from bench.bench_orders import _Context, _orders, _per_message, _play
+from bench.instrumentation import DynamoDBMeter
+from bench.local import TABLE, fresh_table, use_endpoint
+from devtools.dynamodb_local import DynamoDBLocal
+from tests.support.http import ADMIN, SERVICE, http_event
+from tests.support.streams import StreamReader, delivered_to
+
+FUNCTION = "KpiProjectorFunction"
+CONTEXT: Any = _Context()  # what the handlers use of a LambdaContext
+
+
+def _deliver(handler: Any, records: list[dict[str, Any]]) -> None:
+    for start in range(0, len(records), 100):
+        response = handler({"Records": records[start : start + 100]}, CONTEXT)
+        if response["batchItemFailures"]:
+            raise SystemExit(f"unexpected failures: {response['batchItemFailures']}")
+
+
+def run(endpoint_url: str, orders: int, members: int) -> None:
+    use_endpoint(endpoint_url)
+    fresh_table(boto3.client("dynamodb", endpoint_url=endpoint_url))
+
+    from functions.admin_api import app as admin_api
+    from functions.kpi_projector import app as projector
+    from functions.purchase_award import app as purchase_award
+    from functions.redemption import app as redemption
+    from loyalty.runtime import kpi_projector
+
+    rng = random.Random(7)
+    bodies = _orders(orders, members, rng)
+    _play(purchase_award.handler, bodies)
+    for index, member_id in enumerate(sorted({body["memberId"] for body in bodies})):
+        event = http_event(
+            "POST",
+            "/members/{memberId}/redemptions",
+            {"memberId": member_id},
+            claims=SERVICE,
+            body={"rewardId": "free-shipping"},
+            headers={"Idempotency-Key": f"bench-{index}"},
+        )
+        redemption.handler(event, CONTEXT)
+
+    records = delivered_to(FUNCTION, StreamReader(TABLE).read())["Records"]
+    entries = sum(1 for r in records if r["dynamodb"]["NewImage"]["itemType"]["S"] == "entry")
+    print(f"{len(records)} stream records for the projector: {entries} ledger entries")
+
+    meter = DynamoDBMeter()
+    meter.attach(kpi_projector()._store.client)  # type: ignore[attr-defined]
+    _deliver(projector.handler, records)
+    _per_message(meter, entries, "Projected, per ledger entry")
+    meter.reset()
+    _deliver(projector.handler, records)
+    _per_message(meter, entries, "Redelivered (nothing changes), per ledger entry")
+
+    meter.reset()
+    response = admin_api.handler(http_event("GET", "/admin/kpis", claims=ADMIN), CONTEXT)
+    if response["statusCode"] != 200:
+        raise SystemExit(f"GET /admin/kpis answered {response['statusCode']}")
+    _per_message(meter, 1, f"GET /admin/kpis with {members} members")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--endpoint-url", default=os.environ.get("DYNAMODB_ENDPOINT_URL"))
+    arguments = parser.parse_args()
+    if arguments.endpoint_url:
+        run(arguments.endpoint_url, arguments.orders, arguments.members)
+        return
+    with DynamoDBLocal() as dynamodb:
+        run(dynamodb.endpoint_url, arguments.orders, arguments.members)
+
+
+if __name__ == "__main__":
+    main()

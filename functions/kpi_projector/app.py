@@ -1,0 +1,79 @@
+"""KPI projector: the table's stream (filter criteria in template.yaml: new ledger entries,
+member profile changes) to the program KPIs. Each entry is counted once however often the
+stream delivers it; a profile change brings that member's contribution (membership, tier,
+unspent points by expiry month) up to date.
+
+The batch is projected in steps of consecutive records. When a step fails, the records from
+its first one on are reported in `batchItemFailures` (Lambda retries from there; what was
+projected is not counted again); when the first step fails the batch raises, so Lambda
+bisects it and a record that can never be projected ends in the stream-failures queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.dynamodb.types import TypeDeserializer
+
+from loyalty.domain.calendar import parse_instant
+from loyalty.domain.kpis import EntryFact
+from loyalty.runtime import kpi_projector
+
+logger = Logger()
+
+RECORDS_PER_STEP = 50
+_deserializer = TypeDeserializer()
+
+
+def _read(image: dict[str, Any], *names: str) -> dict[str, Any]:
+    # Only the attributes the KPIs use: nothing else of the item can fail the record.
+    return {name: _deserializer.deserialize(image[name]) for name in names if name in image}
+
+
+def _entry(image: dict[str, Any]) -> EntryFact:
+    fields = _read(image, "entryId", "memberId", "entryType", "points", "occurredAt")
+    return EntryFact(
+        entry_id=str(fields["entryId"]),
+        member_id=str(fields["memberId"]),
+        type=fields["entryType"],
+        points=int(fields["points"]),
+        occurred_at=parse_instant(str(fields["occurredAt"])),
+    )
+
+
+def _project(records: list[dict[str, Any]]) -> None:
+    entries: list[EntryFact] = []
+    members: list[str] = []
+    for record in records:
+        change = record.get("dynamodb") or {}
+        image = change.get("NewImage") or change.get("OldImage") or {}
+        item_type = _read(image, "itemType").get("itemType")
+        if item_type == "entry" and record.get("eventName") == "INSERT":
+            entries.append(_entry(image))
+        elif item_type == "member":
+            members.append(str(_read(image, "memberId")["memberId"]))
+    result = kpi_projector().project(entries, members)
+    logger.info(
+        "KPIs projected",
+        records=len(records),
+        entries_counted=result.entries_counted,
+        entries_seen_before=result.entries_seen_before,
+        members_changed=result.members_changed,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records: list[dict[str, Any]] = event.get("Records") or []
+    for start in range(0, len(records), RECORDS_PER_STEP):
+        step = records[start : start + RECORDS_PER_STEP]
+        try:
+            _project(step)
+        except Exception:
+            first = (step[0].get("dynamodb") or {}).get("SequenceNumber")
+            logger.exception("KPI projection failed", sequence_number=first)
+            if start == 0:
+                raise
+            return {"batchItemFailures": [{"itemIdentifier": first}]}
+    return {"batchItemFailures": []}

@@ -1,0 +1,347 @@
+"""The KPI projection's items and their DynamoDB calls (keys from `keys`).
+
+- `KPI / TOTALS`: every program counter as a top-level number (`issued`, `members`,
+  `tier#Gold`, `enrolled#2026-11`, `expiring#2027-11`, ...), so any delta is one ADD.
+- `KPI / DAY#<date>`: that day's issued, redeemed, expired, and `lastActive` (members whose
+  last activity is that day). A TTL removes a day once it has left every report window.
+- `MEMBER#<id> / PROFILE#KPI`: the member's contribution to the totals as last applied
+  (`contribution`), its `version`, `lastActiveDay` and `activityClosed`.
+- `MEMBER#<id> / KPI#ENTRY#<entryId>`: the entry was counted. Written in the same transaction
+  as the counters, conditional, so a redelivered record counts nothing; it only has to
+  outlive the stream's 24 h retention, so a TTL removes it after a week.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from loyalty.dal import keys
+from loyalty.dal.repository import (
+    Item,
+    _from_ddb,
+    _key,
+    _lot_from_item,
+    _member_from_item,
+    _to_ddb,
+    default_client,
+)
+from loyalty.domain.calendar import format_instant
+from loyalty.domain.errors import ConcurrentUpdate
+from loyalty.domain.kpis import (
+    ActivityState,
+    Counters,
+    EntriesAlreadyCounted,
+    EntriesProjection,
+    MemberProjection,
+    MemberSnapshot,
+    add_into,
+)
+from loyalty.domain.ledger import MemberState, PointsLot
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+MARKER_TTL = timedelta(days=7)
+# A day item lives past the longest report window (90 days), then expires.
+DAY_TTL = timedelta(days=120)
+
+
+class DynamoKpiStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self.client = client or default_client()
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def activity_states(self, member_ids: Iterable[str]) -> dict[str, ActivityState]:
+        """The members' activity as the projection holds it, in one BatchGetItem."""
+        wanted = [_key(keys.member_pk(m), keys.MEMBER_KPI_SK) for m in sorted(set(member_ids))]
+        states: dict[str, ActivityState] = {}
+        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": wanted[start : start + 100],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "memberId, lastActiveDay, activityClosed",
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(
+                    RequestItems=request, ReturnConsumedCapacity="TOTAL"
+                )
+                for raw in response["Responses"].get(self.table_name, []):
+                    item = _from_ddb(raw)
+                    states[str(item["memberId"])] = _activity_of(item)
+                request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
+        return states
+
+    def member_snapshot(self, member_id: str) -> MemberSnapshot:
+        """The member's lots, profile and KPI state in one Query (adjacent sort keys)."""
+        low, high = keys.KPI_MEMBER_RANGE
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": _to_ddb(
+                {":pk": keys.member_pk(member_id), ":low": low, ":high": high}
+            ),
+            "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        member: MemberState | None = None
+        lots: list[PointsLot] = []
+        state: Item = {}
+        while True:
+            response = self.client.query(**arguments)
+            for raw in response.get("Items", []):
+                item = _from_ddb(raw)
+                if item["SK"] == keys.PROFILE_SK:
+                    member = _member_from_item(item)
+                elif item["SK"] == keys.MEMBER_KPI_SK:
+                    state = item
+                elif item["SK"].startswith(keys.LOT_PREFIX):
+                    lots.append(_lot_from_item(item))
+            if "LastEvaluatedKey" not in response:
+                break
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return MemberSnapshot(
+            member_id=member_id,
+            member=member,
+            lots=tuple(lots),
+            counted={str(k): int(v) for k, v in (state.get("contribution") or {}).items()},
+            version=int(state["version"]) if "version" in state else None,
+            activity=_activity_of(state),
+        )
+
+    def read_aggregates(self, since: date) -> tuple[Counters, dict[date, Counters]]:
+        """The totals and the day items from `since` on, in one Query: a fixed, small read
+        whatever the number of members."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": _to_ddb(
+                {":pk": keys.KPI_PK, ":low": keys.kpi_day_sk(since), ":high": keys.KPI_TOTALS_SK}
+            ),
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        totals: Counters = {}
+        days: dict[date, Counters] = {}
+        while True:
+            response = self.client.query(**arguments)
+            for raw in response.get("Items", []):
+                item = _from_ddb(raw)
+                counters = _counters_of(item)
+                if item["SK"] == keys.KPI_TOTALS_SK:
+                    totals = counters
+                elif item["SK"].startswith(keys.KPI_DAY_PREFIX):
+                    days[date.fromisoformat(item["SK"].removeprefix(keys.KPI_DAY_PREFIX))] = (
+                        counters
+                    )
+            if "LastEvaluatedKey" not in response:
+                return totals, days
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def commit_entries(self, projection: EntriesProjection, now: datetime) -> None:
+        """One transaction: a marker per entry (conditional: not counted before), each
+        member's activity move (conditional on its state as read), the totals and the
+        days. Raises EntriesAlreadyCounted naming the entries counted before, or
+        ConcurrentUpdate."""
+        recorded_at = format_instant(now)
+        markers = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _to_ddb(
+                        {
+                            "PK": keys.member_pk(entry.member_id),
+                            "SK": keys.kpi_entry_marker_sk(entry.entry_id),
+                            "itemType": "kpiEntryMarker",
+                            "recordedAt": recorded_at,
+                            "ttl": _epoch(now + MARKER_TTL),
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+            for entry in projection.entries
+        ]
+        moves = []
+        for move in projection.moves:
+            condition, values = _activity_condition(move.before)
+            moves.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.member_pk(move.member_id), keys.MEMBER_KPI_SK),
+                        "UpdateExpression": (
+                            "SET itemType = :type, memberId = :member, lastActiveDay = :day, "
+                            "updatedAt = :now"
+                        ),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": _to_ddb(
+                            values
+                            | {
+                                ":type": "kpiMember",
+                                ":member": move.member_id,
+                                ":day": move.after.isoformat(),
+                                ":now": recorded_at,
+                            }
+                        ),
+                    }
+                }
+            )
+        actions = [
+            *markers,
+            *moves,
+            *self._aggregate_actions(projection.totals, projection.days, now),
+        ]
+        reasons = self._transact(actions)
+        if reasons is None:
+            return
+        counted = [
+            entry.entry_id
+            for entry, reason in zip(projection.entries, reasons, strict=False)
+            if reason.get("Code") == "ConditionalCheckFailed"
+        ]
+        if counted:
+            raise EntriesAlreadyCounted(counted)
+        raise ConcurrentUpdate("the KPI aggregates changed during the write")
+
+    def commit_members(self, projections: Sequence[MemberProjection], now: datetime) -> None:
+        """One transaction: each member's new contribution (conditional on the version and
+        activity read), and the sum of their differences on the totals and days. Raises
+        ConcurrentUpdate (read again and project anew)."""
+        recorded_at = format_instant(now)
+        totals: Counters = {}
+        days: dict[date, Counters] = {}
+        actions = []
+        for projection in projections:
+            add_into(totals, projection.totals)
+            for day, counters in projection.days.items():
+                add_into(days.setdefault(day, {}), counters)
+            condition, values = _activity_condition(projection.expected_activity)
+            if projection.expected_version is None:
+                condition += " AND attribute_not_exists(version)"
+            else:
+                condition += " AND version = :version"
+                values[":version"] = projection.expected_version
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.member_pk(projection.member_id), keys.MEMBER_KPI_SK),
+                        "UpdateExpression": (
+                            "SET itemType = :type, memberId = :member, contribution = :counted, "
+                            "activityClosed = :closed, updatedAt = :now ADD version :one"
+                        ),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeValues": _to_ddb(
+                            values
+                            | {
+                                ":type": "kpiMember",
+                                ":member": projection.member_id,
+                                ":counted": projection.counted,
+                                ":closed": projection.closed,
+                                ":now": recorded_at,
+                                ":one": 1,
+                            }
+                        ),
+                    }
+                }
+            )
+        actions += self._aggregate_actions(totals, days, now)
+        if self._transact(actions) is not None:
+            raise ConcurrentUpdate("a member's KPI state changed during the write")
+
+    def _aggregate_actions(
+        self, totals: Mapping[str, int], days: Mapping[date, Mapping[str, int]], now: datetime
+    ) -> list[dict[str, Any]]:
+        actions = []
+        if any(totals.values()):
+            actions.append(self._add_action(keys.KPI_TOTALS_SK, totals, now, ttl=None))
+        for day, counters in sorted(days.items()):
+            if any(counters.values()):
+                ttl = _epoch(datetime(day.year, day.month, day.day, tzinfo=UTC) + DAY_TTL)
+                actions.append(self._add_action(keys.kpi_day_sk(day), counters, now, ttl=ttl))
+        return actions
+
+    def _add_action(
+        self, sk: str, counters: Mapping[str, int], now: datetime, *, ttl: int | None
+    ) -> dict[str, Any]:
+        names = {f"#c{i}": name for i, name in enumerate(sorted(counters))}
+        values: Item = {f":c{i}": counters[name] for i, name in enumerate(sorted(counters))}
+        sets = "SET itemType = :type, updatedAt = :now"
+        values |= {":type": "kpi", ":now": format_instant(now)}
+        if ttl is not None:
+            sets += ", #ttl = :ttl"
+            names["#ttl"] = "ttl"
+            values[":ttl"] = ttl
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.KPI_PK, sk),
+                "UpdateExpression": f"{sets} ADD {adds}",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _to_ddb(values),
+            }
+        }
+
+    def _transact(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Write all or nothing; None when written, else the cancellation reasons."""
+        if not actions:
+            return None
+        try:
+            self.client.transact_write_items(
+                TransactItems=actions,  # type: ignore[arg-type]
+                ReturnConsumedCapacity="TOTAL",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            return cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
+        return None
+
+
+def _activity_of(item: Mapping[str, Any]) -> ActivityState:
+    day = item.get("lastActiveDay")
+    return ActivityState(
+        last_active=date.fromisoformat(str(day)) if day else None,
+        closed=bool(item.get("activityClosed", False)),
+    )
+
+
+def _activity_condition(state: ActivityState) -> tuple[str, Item]:
+    """The member's KPI item still holds `state` (absent attributes mean the defaults)."""
+    values: Item = {}
+    if state.last_active is None:
+        day = "attribute_not_exists(lastActiveDay)"
+    else:
+        day = "lastActiveDay = :lastDay"
+        values[":lastDay"] = state.last_active.isoformat()
+    if state.closed:
+        closed = "activityClosed = :true"
+        values[":true"] = True
+    else:
+        closed = "(attribute_not_exists(activityClosed) OR activityClosed = :false)"
+        values[":false"] = False
+    return f"{day} AND {closed}", values
+
+
+def _counters_of(item: Mapping[str, Any]) -> Counters:
+    # Every number but the TTL is a counter.
+    return {
+        name: int(value)
+        for name, value in item.items()
+        if name != "ttl" and isinstance(value, Decimal)
+    }
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
