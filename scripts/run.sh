@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The README's run command: the service locally on DynamoDB Local (no AWS account, no Docker).
+# The README's run command: the whole service locally (no AWS account, no Docker), wired from
+# template.yaml: DynamoDB Local, the HTTP API with local development tokens, the queues, the
+# table's stream, the schedules, the member portal and operator console, and a seeded demo
+# shop. Arguments go to `loyalty-local up` (--port, --endpoint-url, --no-seed, --members N, ...;
+# see docs/local.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
-export PYTHONPATH="$ROOT:$ROOT/layers/loyalty${PYTHONPATH:+:$PYTHONPATH}"
-exec "$ROOT/.venv/bin/python" -m devtools.demo "$@"
+exec "$ROOT/.venv/bin/loyalty-local" up "$@"

@@ -1,0 +1,90 @@
+"""What the browser tests share: the system Chromium and how to launch it, the viewports, a
+fresh page, and a small JSON client to ask the API what a page should show."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+from urllib.parse import quote, urlencode
+from urllib.request import Request, urlopen
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+class Api:
+    """The local stack's API with one caller's token: what the page should agree with."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = Request(
+            f"{self.base_url}/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
+        try:
+            with urlopen(request, timeout=30) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None
+
+    def get(self, path: str) -> Any:
+        status, body = self.call("GET", path)
+        assert status == 200, (path, status, body)
+        return body
+
+    def member(self, member_id: str) -> dict[str, Any]:
+        return dict(self.get(f"members/{quote(member_id)}"))
+
+    def activity(self, member_id: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+        query = {"limit": str(limit), **({"cursor": cursor} if cursor else {})}
+        return dict(self.get(f"members/{quote(member_id)}/activity?{urlencode(query)}"))
+
+    def redeem(self, member_id: str, reward_id: str) -> tuple[int, Any]:
+        return self.call(
+            "POST",
+            f"members/{quote(member_id)}/redemptions",
+            {"rewardId": reward_id},
+            {"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+
+def new_page(browser: Any, viewport: dict[str, int]) -> Any:
+    """A fresh context (no shared session storage) in en-US and UTC: the numbers and dates the
+    tests compare are formatted the way an en-US member sees them."""
+    context = browser.new_context(
+        viewport=viewport, locale="en-US", timezone_id="UTC", device_scale_factor=1
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    return page

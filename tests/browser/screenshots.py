@@ -1,0 +1,113 @@
+"""Screenshots of the portal (desktop and phone) and the operator page, for the README.
+
+    PYTHONPATH=.:layers/loyalty .venv/bin/python -m tests.browser.screenshots [OUT_DIR]
+
+starts DynamoDB Local and the seeded local stack, drives the system Chromium and writes
+portal.png (1280x900), portal-mobile.png (390x844) and operator.png to OUT_DIR (default
+docs/screenshots). tests/browser/test_screenshots.py runs the same code on every test run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / "docs" / "screenshots"
+PHONE_MEMBER = "erin"
+SIZES = {
+    "portal.png": {"width": 1280, "height": 900},
+    "portal-mobile.png": {"width": 390, "height": 844},
+    "operator.png": {"width": 1280, "height": 900},
+}
+
+
+def _context(browser: Any, viewport: dict[str, int]) -> Any:
+    return browser.new_context(
+        viewport=viewport, locale="en-US", timezone_id="UTC", device_scale_factor=1
+    )
+
+
+def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
+    """Write the three screenshots; returns them by name. Redeems free shipping as alice (so the
+    desktop portal shows a coupon): give it a stack whose state may change. The phone shot is
+    erin's, whom the seed leaves on her way to the next tier (the progress bar shows)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in SIZES}
+
+    context = _context(browser, SIZES["portal.png"])
+    page = context.new_page()
+    page.goto(stack.portal_url)
+    page.get_by_label("Member id").fill("alice")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#activity li").first).to_be_visible()
+    redeem = page.get_by_role("button", name=re.compile("^Redeem Free shipping"))
+    redeem.click()
+    expect(page.locator("#coupon-code")).to_be_visible()
+    expect(page.locator("#activity li.entry").first).to_contain_text("Redeemed")
+    expect(redeem).to_be_enabled()
+    page.locator("#redeem-result").blur()
+    page.screenshot(path=paths["portal.png"])
+    context.close()
+
+    context = _context(browser, SIZES["portal-mobile.png"])
+    page = context.new_page()
+    page.goto(f"{stack.portal_url}#token={stack.mint_token(PHONE_MEMBER)}")
+    expect(page.locator("#activity li").first).to_be_visible()
+    page.screenshot(path=paths["portal-mobile.png"])
+    context.close()
+
+    context = _context(browser, SIZES["operator.png"])
+    page = context.new_page()
+    page.goto(stack.operator_url)
+    page.get_by_label("Operator id").fill("operator")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#chart-tiers svg")).to_be_visible()
+    page.get_by_role("textbox", name="Member id").fill("alice")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#ledger tbody tr").first).to_be_visible()
+    page.locator("#member").blur()
+    # The whole page: the member and the dashboard below it.
+    page.screenshot(path=paths["operator.png"], full_page=True)
+    context.close()
+    return paths
+
+
+def main(argv: list[str]) -> int:
+    from playwright.sync_api import sync_playwright
+
+    from devtools.dynamodb_local import DynamoDBLocal
+    from devtools.local.stack import LocalStack
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS
+
+    out_dir = Path(argv[0]) if argv else DEFAULT_OUT
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        os.environ.setdefault(name, value)
+    with DynamoDBLocal() as ddb:
+        table = f"loyalty-screenshots-{uuid.uuid4().hex[:8]}"
+        with (
+            LocalStack(endpoint_url=ddb.endpoint_url, table_name=table, quiet=True) as stack,
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                for path in take(browser, stack, out_dir).values():
+                    print(f"{path} ({path.stat().st_size // 1024} KB)")
+            finally:
+                browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,523 @@
+// Member portal: a static page that talks to the loyalty API with the member's access token.
+// No framework and no build step. All API text goes into the page through textContent.
+
+const TOKEN_KEY = "loyalty.portal.token";
+const MEMBER_KEY = "loyalty.portal.member";
+const ACTIVITY_PAGE_SIZE = 10;
+const TIER_ORDER = ["Bronze", "Silver", "Gold"];
+// The contract's default benefits, for an API whose member view does not carry
+// `tierBenefits`; a deployment may override them with `tierBenefits` in config.json.
+const DEFAULT_BENEFITS = {
+  Bronze: ["Points on every order", "Rewards from 500 points"],
+  Silver: ["Early access to sales", "Priority support"],
+  Gold: [
+    "15% member discount",
+    "VIP events",
+    "Early access to sales",
+    "Personalised recommendations",
+  ],
+};
+const REASONS = {
+  purchase: "Purchase",
+  "first-purchase-bonus": "First purchase bonus",
+  "product-review": "Product review",
+  "social-share": "Shared on social media",
+  "birthday-bonus": "Birthday bonus",
+  "referral-referrer": "A friend you referred",
+  "referral-referee": "Welcome from a friend",
+  expired: "Points expired",
+  "expired-on-arrival": "Points expired",
+};
+
+const $ = (id) => document.getElementById(id);
+const numbers = new Intl.NumberFormat();
+const signed = new Intl.NumberFormat(undefined, { signDisplay: "exceptZero" });
+// Expiry dates are UTC calendar dates: show them in UTC so nobody sees the day before.
+const utcDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
+const localDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+
+const state = {
+  config: null,
+  apiBase: null,
+  token: null,
+  memberId: null,
+  member: null,
+  rewards: [],
+  rewardNames: new Map(),
+  cursor: null,
+  redeeming: false,
+};
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function setStatus(text) {
+  // Never hidden: a live region announces only changes made while it is in the page.
+  $("status").textContent = text;
+}
+
+function points(n) {
+  return `${numbers.format(n)} ${Math.abs(n) === 1 ? "point" : "points"}`;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+// ---- token hand-off -------------------------------------------------------------------
+
+function claimsOf(token) {
+  // Only to learn the member id (`sub`); the API verifies the token, the page never trusts it.
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
+  } catch {
+    return {};
+  }
+}
+
+function useToken(token, memberId) {
+  state.token = token;
+  state.memberId = memberId || claimsOf(token).sub || null;
+  // sessionStorage: survives a reload, gone with the tab. Never localStorage, never the URL.
+  sessionStorage.setItem(TOKEN_KEY, token);
+  if (state.memberId) sessionStorage.setItem(MEMBER_KEY, state.memberId);
+}
+
+function forgetToken() {
+  state.token = null;
+  state.memberId = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(MEMBER_KEY);
+}
+
+function tokenFromFragment() {
+  // The shop may open the portal as .../portal/#token=<access token>[&member=<id>]; the fragment
+  // never reaches a server. It is read once and removed from the address bar and history.
+  if (!location.hash.includes("token=")) return null;
+  const params = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(null, "", location.pathname + location.search);
+  const token = params.get("token");
+  return token ? { token, memberId: params.get("member") } : null;
+}
+
+// ---- API --------------------------------------------------------------------------------
+
+async function api(path, { method = "GET", body, headers = {} } = {}) {
+  let response;
+  try {
+    response = await fetch(new URL(path.replace(/^\//, ""), state.apiBase), {
+      method,
+      headers: {
+        Authorization: `Bearer ${state.token}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "Could not reach the rewards service. Check your connection and try again.");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = data && typeof data.message === "string" ? data.message : `Request failed (${response.status}).`;
+    throw new ApiError(response.status, message);
+  }
+  return data;
+}
+
+function memberPath(suffix = "") {
+  return `members/${encodeURIComponent(state.memberId)}${suffix}`;
+}
+
+function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // randomUUID needs a secure context; getRandomValues does not.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// ---- rendering --------------------------------------------------------------------------
+
+function tierRank(tier) {
+  const rank = TIER_ORDER.indexOf(tier);
+  return rank < 0 ? 0 : rank;
+}
+
+function renderMember(member) {
+  state.member = member;
+  $("who").textContent = member.name ? `Signed in as ${member.name}` : `Member ${member.memberId}`;
+  $("balance").textContent = numbers.format(member.balance);
+  const pending = $("pending");
+  pending.hidden = !member.pendingPoints;
+  pending.textContent = member.pendingPoints
+    ? `${points(member.pendingPoints)} pending: usable once the return window of your order has passed.`
+    : "";
+
+  const [next, ...later] = member.expiring || [];
+  $("expiring-next").textContent = next
+    ? `${points(next.points)} expire on ${utcDate.format(new Date(next.expiresAt))}.`
+    : "None of your points are due to expire.";
+  $("expiring-later").replaceChildren(
+    ...later.slice(0, 2).map((lot) =>
+      el("li", { text: `Then ${points(lot.points)} on ${utcDate.format(new Date(lot.expiresAt))}` }),
+    ),
+  );
+
+  const badge = $("tier-name");
+  badge.textContent = member.tier;
+  badge.dataset.tier = member.tier;
+  const progress = $("tier-progress");
+  if (member.nextTier) {
+    // Progress from 0: the thresholds are per-deployment rules the member view does not carry,
+    // but tierPoints + pointsNeeded is exactly the next tier's threshold.
+    const goal = member.tierPoints + member.nextTier.pointsNeeded;
+    progress.max = goal;
+    progress.value = member.tierPoints;
+    $("tier-progress-label").textContent =
+      `${numbers.format(member.tierPoints)} of ${numbers.format(goal)} tier points towards ${member.nextTier.name}`;
+    $("tier-next").textContent =
+      `Earn ${points(member.nextTier.pointsNeeded)} more to reach ${member.nextTier.name}.`;
+    $("tier-progress-block").hidden = false;
+  } else {
+    $("tier-progress-block").hidden = true;
+    $("tier-next").textContent = `You are in our top tier, with ${numbers.format(member.tierPoints)} tier points.`;
+  }
+  // The member view carries its tier's benefits (the program's rules in force); a tier with
+  // none listed (Bronze by default) shows what every member gets.
+  const benefits = Array.isArray(member.tierBenefits) && member.tierBenefits.length
+    ? member.tierBenefits
+    : (state.config.tierBenefits || DEFAULT_BENEFITS)[member.tier] || [];
+  $("benefits").replaceChildren(...benefits.map((text) => el("li", { text: String(text) })));
+  renderRewards();
+}
+
+function refusal(reward, member) {
+  if (reward.stock === 0) return "Out of stock";
+  if (tierRank(member.tier) < tierRank(reward.minTier)) return `Unlocks at ${reward.minTier}`;
+  if (member.balance < reward.cost) return `You need ${points(reward.cost - member.balance)} more`;
+  return null;
+}
+
+function renderRewards() {
+  const list = $("rewards");
+  if (!state.member) return;
+  list.setAttribute("aria-busy", "false");
+  if (!state.rewards.length) {
+    list.replaceChildren(el("li", { class: "muted", text: "No rewards are available right now." }));
+    return;
+  }
+  list.replaceChildren(
+    ...state.rewards.map((reward) => {
+      const reason = refusal(reward, state.member);
+      const reasonId = `reward-reason-${reward.rewardId}`;
+      const button = el("button", {
+        type: "button",
+        class: "primary",
+        text: "Redeem",
+        disabled: Boolean(reason) || state.redeeming,
+        "data-reward": reward.rewardId,
+        "aria-label": `Redeem ${reward.name} for ${points(reward.cost)}`,
+      });
+      if (reason) button.setAttribute("aria-describedby", reasonId);
+      button.addEventListener("click", () => redeem(reward));
+      return el(
+        "li",
+        { class: "reward", "data-reward": reward.rewardId },
+        el("h3", { text: reward.name }),
+        el("p", { class: "cost", text: points(reward.cost) }),
+        reward.minTier && reward.minTier !== TIER_ORDER[0]
+          ? el("p", { class: "muted", text: `${reward.minTier} tier and above` })
+          : null,
+        el("div", { class: "reward-action" }, button, reason ? el("span", { id: reasonId, class: "reason", text: reason }) : null),
+      );
+    }),
+  );
+}
+
+function activityLabel(entry) {
+  if (entry.reason.startsWith("reward:")) {
+    const id = entry.reason.slice("reward:".length);
+    return `Redeemed: ${state.rewardNames.get(id) || id}`;
+  }
+  const milestone = /^(order|tenure)-milestone-(\d+)$/.exec(entry.reason);
+  if (milestone) {
+    return milestone[1] === "order"
+      ? `Milestone: order number ${milestone[2]}`
+      : `Milestone: ${milestone[2]} months as a member`;
+  }
+  const label = REASONS[entry.reason];
+  if (entry.type === "reverse") return `Refund: ${(label || entry.reason).toLowerCase()} points returned`;
+  if (label) return label;
+  if (entry.type === "adjust") return `Adjustment: ${entry.reason}`;
+  return entry.reason.replace(/[-_]/g, " ").replace(/^./, (c) => c.toUpperCase());
+}
+
+function activityItem(entry) {
+  const when = new Date(entry.occurredAt);
+  return el(
+    "li",
+    { class: "entry", "data-entry": entry.entryId, tabIndex: -1 },
+    el(
+      "div",
+      { class: "entry-main" },
+      el("span", { class: "entry-label", text: activityLabel(entry) }),
+      el("time", { dateTime: entry.occurredAt, text: localDate.format(when) }),
+    ),
+    el("span", {
+      class: `entry-points ${entry.points < 0 ? "minus" : "plus"}`,
+      text: signed.format(entry.points),
+    }),
+  );
+}
+
+async function loadActivity({ more = false } = {}) {
+  const list = $("activity");
+  const button = $("activity-more");
+  const query = new URLSearchParams({ limit: String(ACTIVITY_PAGE_SIZE) });
+  if (more && state.cursor) query.set("cursor", state.cursor);
+  button.disabled = true;
+  list.setAttribute("aria-busy", "true");
+  try {
+    const page = await api(`${memberPath("/activity")}?${query}`);
+    const items = page.items.map(activityItem);
+    if (more) list.append(...items);
+    else list.replaceChildren(...items);
+    if (!more && !items.length) list.replaceChildren(el("li", { class: "muted", text: "No activity yet." }));
+    state.cursor = page.nextCursor || null;
+    button.hidden = !state.cursor;
+    $("activity-end").hidden = Boolean(state.cursor) || !list.children.length || !more;
+    // Keyboard and screen reader users land on the first entry that just appeared.
+    if (more && items.length) items[0].focus();
+  } finally {
+    button.disabled = false;
+    list.setAttribute("aria-busy", "false");
+  }
+}
+
+function renderReferral(referrals) {
+  const code = referrals.referralCode || state.member?.referralCode;
+  const input = $("referral-link");
+  let text = code || "";
+  if (code && state.config.referralBaseUrl) {
+    const url = new URL(state.config.referralBaseUrl, location.href);
+    url.searchParams.set("ref", code);
+    text = url.href;
+    $("referral-label").textContent = "Your referral link";
+  } else {
+    $("referral-label").textContent = "Your referral code";
+  }
+  input.value = text;
+  $("copy-referral").disabled = !text;
+  $("referral-stats").textContent =
+    `${numbers.format(referrals.completed)} joined, ${numbers.format(referrals.pending)} pending, ` +
+    `${points(referrals.pointsEarned)} earned from referrals.`;
+}
+
+async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No clipboard API (insecure context or denied): select the text for a manual copy.
+    if (input) {
+      input.focus();
+      input.select();
+    }
+    return document.execCommand && document.execCommand("copy");
+  }
+}
+
+// ---- redemption -------------------------------------------------------------------------
+
+function showCoupon(redemption, reward) {
+  const box = $("redeem-result");
+  const code = el("code", { class: "coupon-code", id: "coupon-code", text: redemption.couponCode });
+  const copied = el("span", { class: "muted", "aria-live": "polite" });
+  const copy = el("button", { type: "button", text: "Copy code" });
+  copy.addEventListener("click", async () => {
+    copied.textContent = (await copyText(redemption.couponCode)) ? "Copied." : "Select the code to copy it.";
+  });
+  box.className = "result success";
+  box.replaceChildren(
+    el("h3", { text: `${reward.name}: your coupon code` }),
+    el("p", { class: "coupon-row" }, code, copy, copied),
+    el("p", {
+      text: `${points(redemption.pointsSpent)} spent. Your balance is now ${points(redemption.balance)}. Enter the code at checkout.`,
+    }),
+  );
+  box.focus();
+}
+
+function showRedeemError(message) {
+  const box = $("redeem-result");
+  box.className = "result error";
+  box.replaceChildren(el("p", { role: "alert", text: message }));
+  box.focus();
+}
+
+async function redeem(reward) {
+  if (state.redeeming) return;
+  state.redeeming = true;
+  renderRewards();
+  setStatus(`Redeeming ${reward.name}…`);
+  let redeemed = false;
+  try {
+    // A fresh key per click: a retried request (same key) can never spend twice.
+    const redemption = await api(memberPath("/redemptions"), {
+      method: "POST",
+      body: { rewardId: reward.rewardId },
+      headers: { "Idempotency-Key": newIdempotencyKey() },
+    });
+    redeemed = true;
+    state.redeeming = false;
+    renderMember({ ...state.member, balance: redemption.balance });
+    showCoupon(redemption, reward);
+    setStatus("");
+  } catch (error) {
+    state.redeeming = false;
+    if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
+    setStatus("");
+    renderRewards();
+    showRedeemError(error.message);
+  }
+  // The expiring points and the ledger changed too (or, after a refusal, the page's balance
+  // or tier was stale): refresh them quietly.
+  await Promise.all([api(memberPath()).then(renderMember), redeemed ? loadActivity() : null]).catch(
+    () => {},
+  );
+}
+
+// ---- flow -------------------------------------------------------------------------------
+
+function signedOut(message) {
+  forgetToken();
+  $("portal").hidden = true;
+  $("sign-out").hidden = true;
+  $("who").textContent = "";
+  if (state.config.local) {
+    $("sign-in").hidden = false;
+  } else {
+    $("signed-out").hidden = false;
+    if (state.config.signInUrl) {
+      $("sign-in-link").href = state.config.signInUrl;
+      $("sign-in-link").hidden = false;
+    }
+  }
+  setStatus(message || "");
+}
+
+async function showPortal() {
+  $("sign-in").hidden = true;
+  $("signed-out").hidden = true;
+  setStatus("Loading your rewards…");
+  try {
+    if (!state.memberId) throw new ApiError(401, "The access token does not name a member.");
+    const [member, rewards, referrals] = await Promise.all([
+      api(memberPath()),
+      api("rewards"),
+      api(memberPath("/referrals")),
+    ]);
+    state.rewards = [...rewards.items].sort((a, b) => a.cost - b.cost);
+    state.rewardNames = new Map(state.rewards.map((r) => [r.rewardId, r.name]));
+    $("redeem-result").replaceChildren();
+    $("redeem-result").className = "result";
+    renderMember(member);
+    renderReferral(referrals);
+    $("portal").hidden = false;
+    $("sign-out").hidden = false;
+    await loadActivity();
+    setStatus("");
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) {
+      signedOut(`Please sign in again. (${error.message})`);
+    } else {
+      setStatus(error.message);
+    }
+  }
+}
+
+async function localSignIn(memberId) {
+  const response = await fetch(state.config.tokenUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ sub: memberId, scopes: [] }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.message || "Sign-in failed.");
+  useToken(data.token, data.claims?.sub || memberId);
+}
+
+async function main() {
+  try {
+    const response = await fetch("config.json", { cache: "no-store" });
+    if (!response.ok) throw new Error(String(response.status));
+    state.config = await response.json();
+    if (!state.config.apiBaseUrl) throw new Error("apiBaseUrl missing");
+  } catch (error) {
+    setStatus(`This page is not configured yet (config.json: ${error.message}).`);
+    return;
+  }
+  const base = new URL(state.config.apiBaseUrl, location.href);
+  if (!base.pathname.endsWith("/")) base.pathname += "/";
+  state.apiBase = base;
+
+  $("sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("member-id");
+    setStatus("Signing in…");
+    try {
+      await localSignIn(input.value.trim());
+      await showPortal();
+    } catch (error) {
+      setStatus(error.message);
+    }
+  });
+  $("sign-out").addEventListener("click", () => signedOut("You are signed out."));
+  $("activity-more").addEventListener("click", () =>
+    loadActivity({ more: true }).catch((error) => setStatus(error.message)),
+  );
+  $("copy-referral").addEventListener("click", async () => {
+    const input = $("referral-link");
+    $("referral-copied").textContent = (await copyText(input.value, input)) ? "Copied." : "Select the link to copy it.";
+  });
+
+  // The shop hands the member's token over with a fragment, or by calling this hook.
+  window.loyaltyPortal = {
+    setToken(token, memberId) {
+      useToken(token, memberId);
+      return showPortal();
+    },
+  };
+
+  const handed = tokenFromFragment();
+  if (handed) useToken(handed.token, handed.memberId);
+  else if (sessionStorage.getItem(TOKEN_KEY)) {
+    state.token = sessionStorage.getItem(TOKEN_KEY);
+    state.memberId = sessionStorage.getItem(MEMBER_KEY) || claimsOf(state.token).sub || null;
+  }
+  if (state.token) await showPortal();
+  else signedOut("");
+}
+
+main();
