@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -108,8 +109,7 @@ def _progress(total: int, label: str, quiet: bool) -> Any:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from devtools.dynamodb_local import DynamoDBLocalError
-    from devtools.local.stack import LocalStack, LocalStackError
+    from devtools.local.stack import LocalStack
 
     os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     began = time.monotonic()
@@ -126,6 +126,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         quiet=args.quiet,
     )
+
+    def stop(signum: int, frame: Any) -> NoReturn:
+        raise KeyboardInterrupt
+
+    # Before starting: a SIGTERM during the start still stops DynamoDB Local.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    try:
+        return _run_up(args, stack, began)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_up(args: argparse.Namespace, stack: Any, began: float) -> int:
+    from devtools.dynamodb_local import DynamoDBLocalError
+    from devtools.local.stack import LocalStackError
+
     engine = {None: "DynamoDB Local", "aws": "AWS DynamoDB"}.get(
         args.endpoint_url, f"the DynamoDB at {args.endpoint_url}"
     )
@@ -141,11 +159,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise
     except (LocalStackError, DynamoDBLocalError) as error:
         raise CliError(str(error)) from None
-
-    def stop(signum: int, frame: Any) -> NoReturn:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    except KeyboardInterrupt:
+        print("\nstopped before it was up", file=sys.stderr)
+        return 130
     try:
         print(banner(stack, time.monotonic() - began), flush=True)
         while True:

@@ -70,7 +70,7 @@ def _image(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def default_client() -> EventsClient:
-    # Standard retry mode backs off on throttling; endpoint from AWS_ENDPOINT_URL_EVENTS.
+    # Standard retry mode backs off on throttling; endpoint from AWS_ENDPOINT_URL_EVENTBRIDGE.
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
     return cast(EventsClient, boto3.client("events", config=config))
 
