@@ -4,8 +4,6 @@ export and the erasure of their data. Each route: parse, one service call, map."
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -75,10 +73,6 @@ def _actor() -> str:
     return current_caller(app).subject
 
 
-def _fingerprint(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
 # ---- privacy (the member, or an operator on their behalf) ------------------------------------
 
 
@@ -135,7 +129,7 @@ def adjust_points(
         request.reason,
         actor=_actor(),
         idempotency_key=idempotency_key,
-        request_fingerprint=_fingerprint(request.model_dump(by_alias=True)),
+        request_fingerprint=request.fingerprint(),
     )
     logger.info("points adjusted", member_id=memberId, points=result.points)
     return _json(201, AdjustmentBody.model_validate(result, from_attributes=True))

@@ -14,8 +14,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from boto3.dynamodb.types import TypeDeserializer
 
+from loyalty.dal.events_bus import stream_attributes
 from loyalty.domain.calendar import parse_instant
 from loyalty.domain.kpis import EntryFact
 from loyalty.runtime import kpi_projector
@@ -23,16 +23,11 @@ from loyalty.runtime import kpi_projector
 logger = Logger()
 
 RECORDS_PER_STEP = 50
-_deserializer = TypeDeserializer()
-
-
-def _read(image: dict[str, Any], *names: str) -> dict[str, Any]:
-    # Only the attributes the KPIs use: nothing else of the item can fail the record.
-    return {name: _deserializer.deserialize(image[name]) for name in names if name in image}
 
 
 def _entry(image: dict[str, Any]) -> EntryFact:
-    fields = _read(image, "entryId", "memberId", "entryType", "points", "occurredAt")
+    # Only the attributes the KPIs use: nothing else of the item can fail the record.
+    fields = stream_attributes(image, "entryId", "memberId", "entryType", "points", "occurredAt")
     return EntryFact(
         entry_id=str(fields["entryId"]),
         member_id=str(fields["memberId"]),
@@ -48,11 +43,11 @@ def _project(records: list[dict[str, Any]]) -> None:
     for record in records:
         change = record.get("dynamodb") or {}
         image = change.get("NewImage") or change.get("OldImage") or {}
-        item_type = _read(image, "itemType").get("itemType")
+        item_type = stream_attributes(image, "itemType").get("itemType")
         if item_type == "entry" and record.get("eventName") == "INSERT":
             entries.append(_entry(image))
         elif item_type == "member":
-            members.append(str(_read(image, "memberId")["memberId"]))
+            members.append(str(stream_attributes(image, "memberId")["memberId"]))
     result = kpi_projector().project(entries, members)
     logger.info(
         "KPIs projected",

@@ -3,8 +3,6 @@ coupon code; one read and one transaction; idempotent with the Idempotency-Key h
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -43,14 +41,11 @@ def redeem(
     request: Annotated[RedemptionRequest, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[RedemptionBody]:
-    fingerprint = hashlib.sha256(
-        json.dumps(request.model_dump(by_alias=True), sort_keys=True).encode()
-    ).hexdigest()
     redemption = reward_service().redeem(
         memberId,
         request.reward_id,
         idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
+        request_fingerprint=request.fingerprint(),
     )
     body = RedemptionBody.model_validate(redemption, from_attributes=True)
     logger.info(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -48,6 +50,12 @@ Instant = Annotated[datetime, PlainSerializer(format_instant, return_type=str, w
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def fingerprint(self) -> str:
+        """What an Idempotency-Key is checked against: the same request body, the same
+        fingerprint (field order and spelling aside)."""
+        document = json.dumps(self.model_dump(by_alias=True), sort_keys=True)
+        return hashlib.sha256(document.encode()).hexdigest()
 
 
 def _birthday(value: date | None) -> date | None:

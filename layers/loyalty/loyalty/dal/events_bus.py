@@ -69,6 +69,12 @@ def _image(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {name: _deserializer.deserialize(value) for name, value in raw.items()}
 
 
+def stream_attributes(image: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """Only the named attributes of a stream image (DynamoDB JSON), as plain Python: for a
+    consumer that must not fail on attributes it does not use."""
+    return {name: _deserializer.deserialize(image[name]) for name in names if name in image}
+
+
 def default_client() -> EventsClient:
     # Standard retry mode backs off on throttling; endpoint from AWS_ENDPOINT_URL_EVENTBRIDGE.
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)

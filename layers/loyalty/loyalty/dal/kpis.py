@@ -29,6 +29,7 @@ from loyalty.dal.repository import (
     _member_from_item,
     _to_ddb,
     default_client,
+    query_between,
 )
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.errors import ConcurrentUpdate
@@ -82,32 +83,16 @@ class DynamoKpiStore:
 
     def member_snapshot(self, member_id: str) -> MemberSnapshot:
         """The member's lots, profile and KPI state in one Query (adjacent sort keys)."""
-        low, high = keys.KPI_MEMBER_RANGE
-        arguments: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": _to_ddb(
-                {":pk": keys.member_pk(member_id), ":low": low, ":high": high}
-            ),
-            "ConsistentRead": True,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
         member: MemberState | None = None
         lots: list[PointsLot] = []
         state: Item = {}
-        while True:
-            response = self.client.query(**arguments)
-            for raw in response.get("Items", []):
-                item = _from_ddb(raw)
-                if item["SK"] == keys.PROFILE_SK:
-                    member = _member_from_item(item)
-                elif item["SK"] == keys.MEMBER_KPI_SK:
-                    state = item
-                elif item["SK"].startswith(keys.LOT_PREFIX):
-                    lots.append(_lot_from_item(item))
-            if "LastEvaluatedKey" not in response:
-                break
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in query_between(self.client, self.table_name, member_id, *keys.KPI_MEMBER_RANGE):
+            if item["SK"] == keys.PROFILE_SK:
+                member = _member_from_item(item)
+            elif item["SK"] == keys.MEMBER_KPI_SK:
+                state = item
+            elif item["SK"].startswith(keys.LOT_PREFIX):
+                lots.append(_lot_from_item(item))
         return MemberSnapshot(
             member_id=member_id,
             member=member,

@@ -79,6 +79,28 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
+def query_between(
+    client: DynamoDBClient, table_name: str, member_id: str, low: str, high: str
+) -> Iterator[Item]:
+    """A member's items with sort keys from `low` to `high`, consistent, every page: the
+    ranges of adjacent sort keys (keys.VIEW_RANGE, ...) that one Query reads together."""
+    arguments: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+        "ExpressionAttributeValues": _to_ddb(
+            {":pk": keys.member_pk(member_id), ":low": low, ":high": high}
+        ),
+        "ConsistentRead": True,
+        "ReturnConsumedCapacity": "TOTAL",
+    }
+    while True:
+        response = client.query(**arguments)
+        yield from (_from_ddb(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def default_client() -> DynamoDBClient:
     # Standard retry mode backs off on throttling; endpoint from AWS_ENDPOINT_URL_DYNAMODB.
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3)
@@ -313,29 +335,14 @@ class DynamoLedgerRepository:
 
     def get_member_with_lots(self, member_id: str) -> tuple[MemberState | None, list[PointsLot]]:
         """The profile and its lots in one Query (their sort keys are adjacent)."""
-        low, high = keys.VIEW_RANGE
-        arguments: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": _to_ddb(
-                {":pk": keys.member_pk(member_id), ":low": low, ":high": high}
-            ),
-            "ConsistentRead": True,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
         member: MemberState | None = None
         lots: list[PointsLot] = []
-        while True:
-            response = self.client.query(**arguments)
-            for raw in response.get("Items", []):
-                item = _from_ddb(raw)
-                if item["SK"] == keys.PROFILE_SK:
-                    member = _member_from_item(item)
-                elif item["SK"].startswith(keys.LOT_PREFIX):
-                    lots.append(_lot_from_item(item))
-            if "LastEvaluatedKey" not in response:
-                return member, lots
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in query_between(self.client, self.table_name, member_id, *keys.VIEW_RANGE):
+            if item["SK"] == keys.PROFILE_SK:
+                member = _member_from_item(item)
+            elif item["SK"].startswith(keys.LOT_PREFIX):
+                lots.append(_lot_from_item(item))
+        return member, lots
 
     def page_entries(
         self, member_id: str, limit: int, after_entry_id: str | None
@@ -626,30 +633,7 @@ class DynamoLedgerRepository:
         actions: list[dict[str, Any]] = [profile]
         if plan.entry is not None:
             actions.append(_put(self.table_name, _entry_item(plan.entry, recorded_at)))
-        for lot in plan.released:
-            unheld = replace(lot, available_at=None)
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": _key(
-                            keys.member_pk(member.member_id),
-                            keys.lot_sk(lot.expires_at, lot.lot_id),
-                        ),
-                        "UpdateExpression": "SET releasedAt = :now, GSI1SK = :next "
-                        "REMOVE availableAt",
-                        "ConditionExpression": "attribute_exists(availableAt)",
-                        "ExpressionAttributeValues": _to_ddb(
-                            {
-                                ":now": recorded_at,
-                                ":next": keys.lot_due_gsi_sk(
-                                    unheld.next_action_at, member.member_id, lot.lot_id
-                                ),
-                            }
-                        ),
-                    }
-                }
-            )
+        actions += [self._release_action(lot, recorded_at) for lot in plan.released]
         for lot in plan.settled:
             actions.append(
                 {
@@ -1082,27 +1066,29 @@ class DynamoLedgerRepository:
         actions += [
             {"Delete": {"TableName": self.table_name, "Key": _key(pk, sk)}} for pk, sk in deletions
         ]
-        for lot in plan.released_lots:
-            released = replace(lot, available_at=None)
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": _key(
-                            keys.member_pk(lot.member_id), keys.lot_sk(lot.expires_at, lot.lot_id)
-                        ),
-                        "UpdateExpression": "SET GSI1SK = :due REMOVE availableAt",
-                        "ExpressionAttributeValues": _to_ddb(
-                            {
-                                ":due": keys.lot_due_gsi_sk(
-                                    released.next_action_at, lot.member_id, lot.lot_id
-                                )
-                            }
+        actions += [self._release_action(lot, recorded_at) for lot in plan.released_lots]
+        self._transact(actions, {})
+
+    def _release_action(self, lot: PointsLot, recorded_at: str) -> dict[str, Any]:
+        """A lot leaves the return-window hold: listed again under its next due date (its
+        warning or expiry), once (only while it is still held)."""
+        unheld = replace(lot, available_at=None)
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(keys.member_pk(lot.member_id), keys.lot_sk(lot.expires_at, lot.lot_id)),
+                "UpdateExpression": "SET releasedAt = :now, GSI1SK = :next REMOVE availableAt",
+                "ConditionExpression": "attribute_exists(availableAt)",
+                "ExpressionAttributeValues": _to_ddb(
+                    {
+                        ":now": recorded_at,
+                        ":next": keys.lot_due_gsi_sk(
+                            unheld.next_action_at, lot.member_id, lot.lot_id
                         ),
                     }
-                }
-            )
-        self._transact(actions, {})
+                ),
+            }
+        }
 
     def _member_actions(self, change: MemberChange, recorded_at: str) -> list[dict[str, Any]]:
         if change.new_member is not None:

@@ -60,13 +60,18 @@ DEFAULT_REWARDS: tuple[Reward, ...] = (
 )
 
 
-def catalog(stored: list[Reward]) -> list[Reward]:
+def full_catalog(stored: list[Reward]) -> list[Reward]:
     """The contract's default rewards overlaid by the ones stored in the table (an operator's
-    change to a default reward, including retiring it, wins). Active rewards only."""
+    change to a default reward, including retiring it, wins); retired rewards included."""
     by_id = {reward.reward_id: reward for reward in DEFAULT_REWARDS}
     by_id.update({reward.reward_id: reward for reward in stored})
+    return list(by_id.values())
+
+
+def catalog(stored: list[Reward]) -> list[Reward]:
+    """What members see: the active rewards, cheapest first."""
     return sorted(
-        (reward for reward in by_id.values() if reward.active),
+        (reward for reward in full_catalog(stored) if reward.active),
         key=lambda reward: (reward.cost, reward.reward_id),
     )
 

@@ -17,7 +17,7 @@ from loyalty.domain.ledger import DedupeKey, LedgerEntry, MemberState, plan_earn
 from loyalty.domain.members import MemberView, ProfileData, member_view, plan_enrollment
 from loyalty.domain.ports import MemberStore
 from loyalty.domain.rules import ProgramRules
-from loyalty.services import clock as wall_clock
+from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
 
 
@@ -41,17 +41,7 @@ class ReferralSummary:
     points_earned: int
 
 
-class MemberService:
-    def __init__(
-        self,
-        store: MemberStore,
-        rules: Callable[[], ProgramRules],
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._rules = rules
-        self._clock = clock or (lambda: wall_clock.utc_now())
-
+class MemberService(RulesService[MemberStore]):
     def enroll(self, member_id: str, profile: ProfileData, referral_code: str | None) -> Enrollment:
         owner = self._store.referral_owner(referral_code) if referral_code else None
         for _ in attempts():

@@ -25,23 +25,14 @@ from loyalty.domain.operations import (
     plan_erasure,
 )
 from loyalty.domain.ports import OperatorStore, PrivacyStore, ProgramStore
-from loyalty.domain.rewards import DEFAULT_REWARDS, Reward
+from loyalty.domain.rewards import DEFAULT_REWARDS, Reward, full_catalog
 from loyalty.domain.rules import ProgramRules
 from loyalty.services import clock as wall_clock
+from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
 
 
-class OperatorService:
-    def __init__(
-        self,
-        store: OperatorStore,
-        rules: Callable[[], ProgramRules],
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._rules = rules
-        self._clock = clock or (lambda: wall_clock.utc_now())
-
+class OperatorService(RulesService[OperatorStore]):
     def adjust(
         self,
         member_id: str,
@@ -90,9 +81,10 @@ class OperatorService:
 
     def all_rewards(self) -> list[Reward]:
         """The whole catalog, retired rewards included (the storefront sees active ones)."""
-        by_id = {reward.reward_id: reward for reward in DEFAULT_REWARDS}
-        by_id.update({reward.reward_id: reward for reward in self._store.list_rewards()})
-        return sorted(by_id.values(), key=lambda reward: (not reward.active, reward.reward_id))
+        return sorted(
+            full_catalog(self._store.list_rewards()),
+            key=lambda reward: (not reward.active, reward.reward_id),
+        )
 
     def save_reward(self, reward: Reward, *, actor: str, reason: str) -> bool:
         """Create or replace a reward; True when it is new to the catalog (a contract

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
 from loyalty.domain.ports import ReferralStore
 from loyalty.domain.referrals import decide_referrer, plan_referral
-from loyalty.domain.rules import ProgramRules
-from loyalty.services import clock as wall_clock
+from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
 
 
@@ -23,17 +21,7 @@ class ReferralOutcome:
     referee_points: int = 0
 
 
-class ReferralService:
-    def __init__(
-        self,
-        store: ReferralStore,
-        rules: Callable[[], ProgramRules],
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._rules = rules
-        self._clock = clock or (lambda: wall_clock.utc_now())
-
+class ReferralService(RulesService[ReferralStore]):
     def complete(
         self,
         *,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from loyalty.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
@@ -24,22 +21,11 @@ from loyalty.domain.rewards import (
     plan_redemption,
     redemption_id_for,
 )
-from loyalty.domain.rules import ProgramRules
-from loyalty.services import clock as wall_clock
+from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
 
 
-class RewardService:
-    def __init__(
-        self,
-        store: RewardStore,
-        rules: Callable[[], ProgramRules],
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._rules = rules
-        self._clock = clock or (lambda: wall_clock.utc_now())
-
+class RewardService(RulesService[RewardStore]):
     def list_rewards(self) -> list[Reward]:
         return catalog(self._store.list_rewards())
 
