@@ -7,6 +7,13 @@
 - ``dynamodb_client``: a boto3 DynamoDB client on that endpoint.
 
 Tests under tests/integration get the ``integration`` marker automatically.
+
+Dates: every test that touches business dates (orders, refunds, expiry, jobs, seasonal windows,
+birthdays, tenure, the local stack's seeding...) carries the ``calendar`` marker: the tests
+under tests/integration, tests/local and tests/browser get it automatically, unit modules set
+``pytestmark``. ``--fake-today=YYYY-MM-DD`` travels the whole session's wall clock (and the
+processes it spawns; tests/support/timetravel.py) to noon UTC of that day, so
+``pytest -m calendar --fake-today=2028-02-29`` proves those tests hold on any date.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ import pytest
 
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.template import create_table, delete_table
+from tests.support.timetravel import FAKE_NOW_ENV, fake_now_of, stop_travel, travel
 
 TESTS_DIR = Path(__file__).resolve().parent
 INTEGRATION_DIR = TESTS_DIR / "integration"
+# Every test in these folders runs handlers or a local stack, which stamp business dates.
+CALENDAR_DIRS = (INTEGRATION_DIR, TESTS_DIR / "local", TESTS_DIR / "browser")
 
 TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -47,18 +57,49 @@ def _apply_test_env(mp: pytest.MonkeyPatch) -> None:
         mp.setenv(name, value)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fake-today",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="travel the wall clock of the tests (and of the processes they spawn) to noon UTC "
+        "of that day, ticking, for the whole session (time-machine); e.g. -m calendar "
+        "--fake-today=2028-02-29",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Also before collection, so modules that build boto3 clients at import time see a region
     # and dummy credentials.
     for name in UNSET_ENV:
         os.environ.pop(name, None)
     os.environ.update(TEST_ENV)
+    day = config.getoption("fake_today")
+    if day:
+        try:
+            moment = fake_now_of(day)
+        except ValueError:
+            raise pytest.UsageError(f"--fake-today={day}: not a date (YYYY-MM-DD)") from None
+        travel(moment)
+    else:
+        os.environ.pop(FAKE_NOW_ENV, None)  # never inherit a faked clock unasked
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_travel()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    day = config.getoption("fake_today")
+    return f"fake today: {day} (wall clock traveled to noon UTC, ticking)" if day else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(INTEGRATION_DIR):
             item.add_marker(pytest.mark.integration)
+        if any(item.path.is_relative_to(folder) for folder in CALENDAR_DIRS):
+            item.add_marker(pytest.mark.calendar)
 
 
 @pytest.fixture(scope="session", autouse=True)

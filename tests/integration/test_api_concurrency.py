@@ -14,7 +14,11 @@ from tests.support.workers import lambda_environment, redeem_in_process
 PROCESSES = 20
 
 
-def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_three(table_name):
+def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_three(
+    table_name, clock
+):
+    # The services' clock is pinned to 2026-12-10 here and in every spawned process
+    # (lambda_environment carries it): the order of 2026-11-10 never expires on arrival.
     # 1350 purchase points + 150 first-purchase bonus = 1500 = three free-shipping rewards.
     order = completed("o-1", "c-1", ("13.50", 1), at="2026-11-10T10:00:00Z")
     assert purchase_award.handler(sqs_event(order), FakeLambdaContext())["batchItemFailures"] == []

@@ -1,15 +1,21 @@
-"""Functions run in separate processes by concurrency tests (spawned: importable by name)."""
+"""Functions run in separate processes by concurrency tests (spawned: importable by name).
+
+Each one first takes the parent's environment and clocks (``follow_the_parent``): the table,
+the services' pinned "now" and, under ``--fake-today``, the faked wall clock."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+from tests.support.timetravel import FAKE_NOW_ENV, SERVICES_NOW_ENV, follow_the_parent, iso
+
 
 def redeem_in_process(
     environment: dict[str, str], member_id: str, reward_id: str, barrier: Any
 ) -> tuple[int, Any]:
     os.environ.update(environment)
+    follow_the_parent()
     from functions.redemption import app
     from tests.support.http import call, http_event, member_token
 
@@ -30,6 +36,7 @@ def deliver_in_process(
 ) -> list[dict[str, str]]:
     """One Lambda instance: a batch of order messages through the purchase-award handler."""
     os.environ.update(environment)
+    follow_the_parent()
     from functions.purchase_award import app
     from tests.support.events import FakeLambdaContext, sqs_event
 
@@ -40,7 +47,10 @@ def deliver_in_process(
 
 
 def lambda_environment() -> dict[str, str]:
-    """What a spawned 'Lambda instance' needs to reach the test's table."""
+    """What a spawned 'Lambda instance' needs to reach the test's table, and the services'
+    "now" of this process (pinned by the test) to pin there too."""
+    from loyalty.services import clock
+
     names = (
         "TABLE_NAME",
         "AWS_ENDPOINT_URL_DYNAMODB",
@@ -48,4 +58,8 @@ def lambda_environment() -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY",
         "AWS_DEFAULT_REGION",
     )
-    return {name: os.environ[name] for name in names} | {"POWERTOOLS_LOG_LEVEL": "ERROR"}
+    environment = {name: os.environ[name] for name in names}
+    environment |= {"POWERTOOLS_LOG_LEVEL": "ERROR", SERVICES_NOW_ENV: iso(clock.utc_now())}
+    if FAKE_NOW_ENV in os.environ:
+        environment[FAKE_NOW_ENV] = os.environ[FAKE_NOW_ENV]
+    return environment

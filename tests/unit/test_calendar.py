@@ -11,6 +11,8 @@ from loyalty.domain.calendar import (
     utc,
 )
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 
 @pytest.mark.parametrize(
     ("year", "expected"),

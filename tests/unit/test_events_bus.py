@@ -16,6 +16,8 @@ from loyalty.dal.events_bus import EventBus, PublishFailed, stream_change
 from loyalty.domain.outbound import DETAIL_TYPES, PERSONAL_FIELDS, OutboundEvent
 from tests.support.events import EVENTS_DIR, FakeLambdaContext, load_event
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 SAMPLE = "ddb-stream-entry-inserted.json"
 
 

@@ -4,6 +4,8 @@ report built from them (no I/O)."""
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from loyalty.domain.kpis import (
     ActivityState,
     EntryFact,
@@ -14,6 +16,8 @@ from loyalty.domain.kpis import (
     project_member,
 )
 from loyalty.domain.ledger import MemberState, PointsLot
+
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
 
 NOW = datetime(2026, 12, 10, 12, tzinfo=UTC)
 

@@ -22,6 +22,8 @@ from loyalty.domain.orders import parse_order_message
 from loyalty.domain.rules import ProgramRules
 from tests.support.events import completed, refunded
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RULES = ProgramRules()
 
@@ -227,6 +229,11 @@ def test_debt_consumes_new_lots_first():
 
 
 def test_money_never_passes_through_floats():
-    calculation = purchase_points(RULES, order(lines=[line("0.10", 3)]))
-    assert calculation.eligible_amount == Decimal("0.30")
-    assert calculation.points == 30
+    # As floats, 0.29 x 100 = 28.999999999999996 (floored to 28) and 3 x 0.29 x 100 =
+    # 86.99999999999999 (86): only exact decimal money earns the 29 and 87 points due.
+    single = purchase_points(RULES, order(lines=[line("0.29", 1)]))
+    assert single.eligible_amount == Decimal("0.29")
+    assert single.points == 29
+    three = purchase_points(RULES, order(lines=[line("0.29", 3)]))
+    assert three.eligible_amount == Decimal("0.87")
+    assert three.points == 87

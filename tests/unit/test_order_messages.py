@@ -7,6 +7,8 @@ import pytest
 from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import OrderCompleted, OrderRefunded, parse_order_message
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 ORDER = {
     "type": "order.completed",
     "orderId": "o-1001",

@@ -18,6 +18,8 @@ from loyalty.domain.outbound import (
 )
 from tests.support.events import EVENTS_DIR
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 PERSONAL = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",

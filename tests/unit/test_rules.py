@@ -6,6 +6,8 @@ import pytest
 from loyalty.domain.rules import ProgramRules
 from loyalty.settings import ConfigurationError, load_rules
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 
 def test_defaults_are_the_contract_program():
     rules = ProgramRules()
