@@ -36,6 +36,7 @@ DEFAULT_PORT = 8787
 CHUNK_MESSAGES = 100
 CHUNK_RECORDS = 500
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+NOW_ENV = "LOYALTY_LOCAL_NOW"  # the default of `up --now`: the stack's pinned clock
 
 
 class CliError(Exception):
@@ -125,6 +126,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         verbose=args.verbose,
         quiet=args.quiet,
+        now=args.now,
     )
 
     def stop(signum: int, frame: Any) -> NoReturn:
@@ -148,6 +150,8 @@ def _run_up(args: argparse.Namespace, stack: Any, began: float) -> int:
         args.endpoint_url, f"the DynamoDB at {args.endpoint_url}"
     )
     print(f"starting the loyalty service locally on {engine} ...", file=sys.stderr)
+    if stack.clock.pinned:
+        print(f"the stack's clock is pinned: it starts at {args.now}", file=sys.stderr)
     try:
         stack.start()
     except OSError as error:
@@ -244,8 +248,13 @@ def cmd_token(args: argparse.Namespace) -> int:
 # ---- order ---------------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _now(url: str) -> str:
+    """The running stack's "now" (its clock may be pinned: `up --now`), else the wall clock."""
+    try:
+        now = request(url, "GET", "/local/status").get("now")
+    except CliError:
+        now = None
+    return now if isinstance(now, str) else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def order_messages(args: argparse.Namespace) -> list[Any]:
@@ -272,7 +281,7 @@ def order_messages(args: argparse.Namespace) -> list[Any]:
                 "orderId": args.order_id,
                 "refundId": args.refund_id or f"r-{uuid.uuid4().hex[:10]}",
                 "memberId": args.member,
-                "occurredAt": args.at or _now(),
+                "occurredAt": args.at or _now(args.url),
                 "currency": "USD",
                 "amount": args.amount,
             }
@@ -281,7 +290,7 @@ def order_messages(args: argparse.Namespace) -> list[Any]:
         "type": "order.completed",
         "orderId": args.order_id or f"o-{uuid.uuid4().hex[:10]}",
         "memberId": args.member,
-        "occurredAt": args.at or _now(),
+        "occurredAt": args.at or _now(args.url),
         "currency": "USD",
         "lines": [
             {
@@ -545,6 +554,14 @@ def parser() -> argparse.ArgumentParser:
         "--log-level",
         default="WARNING",
         help="the functions' POWERTOOLS_LOG_LEVEL (template's LogLevel; default WARNING)",
+    )
+    up.add_argument(
+        "--now",
+        default=os.environ.get(NOW_ENV) or None,
+        metavar="INSTANT",
+        help="pin the stack's clock: it starts at this instant (2026-12-10 or an ISO instant) "
+        f"and runs on from there, whatever the date; seeding and the functions use it "
+        f"(default: {NOW_ENV}, else the wall clock)",
     )
     up.add_argument("--verbose", action="store_true", help="log every invocation and request")
     up.add_argument("--quiet", action="store_true", help="log errors only")

@@ -17,6 +17,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -125,6 +126,29 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+CLOCK_MODULE = "loyalty.services.clock"  # where the services read "now" (the domain layer)
+
+
+@contextlib.contextmanager
+def pinned_clock(clock: Callable[[], datetime] | None) -> Iterator[None]:
+    """While a function runs: the services' `utc_now` is `clock` (nothing when None, or when
+    the functions have no such module). Restored afterwards: the functions share the module
+    with whatever else runs in this process."""
+    module = sys.modules.get(CLOCK_MODULE) if clock is not None else None
+    if module is None:
+        yield
+        return
+    saved = getattr(module, "utc_now", None)
+    if saved is None:
+        yield
+        return
+    setattr(module, "utc_now", clock)  # noqa: B010 - the module is only known at run time
+    try:
+        yield
+    finally:
+        setattr(module, "utc_now", saved)  # noqa: B010
+
+
 def _dotted_module(code_dir: Path, module: str) -> str | None:
     """`functions.members_api.app` when code_dir is a package reachable from sys.path (so the
     function shares its module with the tests and tools that import it that way)."""
@@ -153,8 +177,10 @@ class Runtime:
         base_environment: Mapping[str, str],
         region: str,
         on_invoke: Callable[[Invocation], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.functions = dict(functions)
+        self.clock = clock  # when set, the functions' `loyalty.services.clock.utc_now`
         self.base_environment = dict(base_environment)
         self.region = region
         self.lock = threading.RLock()
@@ -239,7 +265,7 @@ class Runtime:
                 service.addHandler(capture)
                 root.addHandler(capture)
                 try:
-                    with environment(environment_values):
+                    with environment(environment_values), pinned_clock(self.clock):
                         outcome.result = handler(event, context)
                 finally:
                     service.removeHandler(capture)

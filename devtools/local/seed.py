@@ -4,8 +4,9 @@ before today, a referral (bob, referred by alice, whose first order completes it
 a social share, a partial refund and a redemption. `seed_members(n)` adds n synthetic members
 with orders, with a progress bar.
 
-Every date is in the past relative to the wall clock (the handlers use it), and recent enough
-that no point has expired: the shop looks the same whatever day it is seeded."""
+Every date is in the past relative to the stack's clock (`stack.now()`: the wall clock, or the
+instant the stack is pinned to; the handlers use the same), and recent enough that no point has
+expired: the shop looks the same whatever day it is seeded."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def seed_demo(stack: LocalStack) -> dict[str, Any]:
     if status == 200:
         stack.log("seed: the demo shop is already there (alice exists); not seeded again")
         return {"demo": "already there"}
-    now = datetime.now(UTC)
+    now = stack.now()
     problems: list[str] = []
 
     def api(method: str, path: str, body: Any = None, **options: Any) -> Any:
@@ -191,7 +192,7 @@ def seed_members(
     """`count` synthetic members (`m-00001`...), each enrolled by one to three orders in the
     last ten months."""
     rng = random.Random(seed)
-    now = datetime.now(UTC)
+    now = stack.now()
     messages: list[dict[str, Any]] = []
     owners: list[int] = []
     width = max(5, len(str(count)))

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
 from types import TracebackType
@@ -93,6 +93,26 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class StackClock:
+    """The stack's "now": the wall clock, or, pinned (`LocalStack(now=...)`, `up --now`,
+    LOYALTY_LOCAL_NOW), that instant when the stack started, running on from there with the
+    monotonic clock (never with the wall clock: a pinned stack is the same on any date). The
+    functions' `loyalty.services.clock.utc_now` reads it, and the demo shop is seeded from it."""
+
+    def __init__(self, start: str | datetime | date | None = None) -> None:
+        self.start = None if start is None or start == "" else parse_now(start)
+        self._began = time.monotonic()
+
+    @property
+    def pinned(self) -> bool:
+        return self.start is not None
+
+    def __call__(self) -> datetime:
+        if self.start is None:
+            return datetime.now(UTC)
+        return self.start + timedelta(seconds=time.monotonic() - self._began)
+
+
 class LocalStack:
     def __init__(
         self,
@@ -110,8 +130,10 @@ class LocalStack:
         verbose: bool = False,
         region: str | None = None,
         web_root: str | Path | None = None,
+        now: str | datetime | date | None = None,
     ) -> None:
         self.requested_endpoint = endpoint_url
+        self.clock = StackClock(now)
         self.table_name = table_name
         self.host = host
         self.port = port
@@ -156,6 +178,10 @@ class LocalStack:
         self._log_lock = threading.Lock()
 
     # ---- lifecycle -----------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The stack's "now" (StackClock): what its functions read as the current time."""
+        return self.clock()
 
     @property
     def is_aws(self) -> bool:
@@ -261,7 +287,11 @@ class LocalStack:
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
         self.runtime = Runtime(
-            self.wiring.functions, self._base_environment(), self.region, self._on_invoke
+            self.wiring.functions,
+            self._base_environment(),
+            self.region,
+            self._on_invoke,
+            clock=self.clock if self.clock.pinned else None,
         )
         for function, error in self.runtime.preload().items():
             self.log(f"warning: {function} cannot be loaded ({error}); its invocations fail")
@@ -975,7 +1005,7 @@ class LocalStack:
             schedule = self.wiring.schedule(name)
         except KeyError as error:
             raise NotFound(str(error).strip('"')) from None
-        moment = parse_now(now, schedule)
+        moment = parse_now(now if now else self.now().replace(microsecond=0), schedule)
         with self.lock:
             before = self._invocations()
             invocation = self.runtime.invoke(
@@ -1062,6 +1092,8 @@ class LocalStack:
             "table": self.table_name,
             "dynamodbEndpoint": self.dynamodb_endpoint or "aws",
             "template": str(self.template_path),
+            "now": iso(self.now()),
+            "clockPinned": self.clock.pinned,
             "readySeconds": round(self.ready_seconds, 2) if self.ready_seconds else None,
             "timings": self.timings,
             "seed": self.seed_summary,

@@ -42,13 +42,17 @@ def browser(chromium_path: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def stack(dynamodb_endpoint: str, dynamodb_client: Any) -> Iterator[Any]:
-    """The local stack (API, pages, token endpoint) over a fresh seeded table, per module."""
+    """The local stack (API, pages, token endpoint) over a fresh seeded table, per module, its
+    clock pinned like the local stack tests' (the demo shop is seeded from it)."""
     from devtools.local.stack import LocalStack
+    from tests.local.conftest import STACK_NOW
 
     # The stack creates its table from template.yaml; a new name per module keeps them apart.
     name = f"loyalty-browser-{uuid.uuid4().hex[:12]}"
     try:
-        with LocalStack(endpoint_url=dynamodb_endpoint, table_name=name, quiet=True) as running:
+        with LocalStack(
+            endpoint_url=dynamodb_endpoint, table_name=name, quiet=True, now=STACK_NOW
+        ) as running:
             yield running
     finally:
         delete_table(dynamodb_client, name)

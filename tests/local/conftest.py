@@ -1,5 +1,6 @@
 """Fixtures of the local stack's tests: stacks on the session's DynamoDB Local (fresh tables),
-one per module, and a small HTTP client."""
+one per module, and a small HTTP client. Every stack's clock is pinned (`STACK_NOW`, running on
+from there): the seeding and the functions see the same dates on any day."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from devtools.local.stack import LocalStack
 from devtools.template import delete_table
 
 _OPENER = build_opener(ProxyHandler({}))
+# The stacks' "now": after the Black Friday weekend of 2026, outside any double-points window.
+STACK_NOW = "2026-12-10T12:00:00Z"
 
 
 @dataclass
@@ -66,6 +69,7 @@ def stack_factory(dynamodb_endpoint: str, dynamodb_client: Any) -> Iterator[Any]
         options.setdefault("table_name", fresh_table())
         options.setdefault("quiet", True)
         options.setdefault("seed", False)
+        options.setdefault("now", STACK_NOW)
         stack = LocalStack(endpoint_url=dynamodb_endpoint, **options)
         started.append(stack)
         return stack.start()
@@ -88,7 +92,11 @@ def seeded(dynamodb_endpoint: str, dynamodb_client: Any) -> Iterator[LocalStack]
     """A stack with the demo shop, shared by the modules that need one (seeding takes a few
     seconds): tests add their own members and messages rather than change the demo's."""
     stack = LocalStack(
-        endpoint_url=dynamodb_endpoint, table_name=fresh_table(), seed=True, quiet=True
+        endpoint_url=dynamodb_endpoint,
+        table_name=fresh_table(),
+        seed=True,
+        quiet=True,
+        now=STACK_NOW,
     )
     stack.start()
     try:

@@ -6,7 +6,6 @@ for any date, the outbound events, stream export and replay."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ from tests.local.conftest import http
 
 pytestmark = pytest.mark.integration
 
-
-def recently(days: int = 2) -> str:
-    return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+# Two days before the stacks' pinned "now" (2026-12-10): no seasonal multiplier applies.
+ORDERED_AT = "2026-12-08T10:00:00Z"
+REFUNDED_AT = "2026-12-09T10:00:00Z"
 
 
 def order(order_id: str, member: str, price: str = "10.00", **extra: Any) -> dict[str, Any]:
@@ -26,7 +25,7 @@ def order(order_id: str, member: str, price: str = "10.00", **extra: Any) -> dic
         "type": "order.completed",
         "orderId": order_id,
         "memberId": member,
-        "occurredAt": recently(),
+        "occurredAt": ORDERED_AT,
         "currency": "USD",
         "lines": [{"sku": "SKU-1", "category": "books", "quantity": 1, "unitPrice": price}],
         **extra,
@@ -53,7 +52,7 @@ def test_the_demo_shop_is_seeded(seeded: LocalStack) -> None:
     assert any(entry["type"] == "reverse" for entry in dave["activity"])
     frank = seeded.member("frank")["member"]
     assert frank["name"] is None  # enrolled by his first order
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = seeded.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     purchases = [entry for entry in alice["activity"] if entry["reason"] == "purchase"]
     assert all(entry["occurredAt"] <= now for entry in purchases)  # orders are in the past
     assert seeded.seed_summary is not None and seeded.seed_summary["problems"] == []
@@ -100,7 +99,7 @@ def test_a_refund_before_its_order_is_redriven_once_the_order_is_there(
         "orderId": "t-late-1",
         "refundId": "t-late-1-r",
         "memberId": "hal",
-        "occurredAt": recently(1),
+        "occurredAt": REFUNDED_AT,
         "currency": "USD",
         "amount": "5.00",
     }
@@ -108,10 +107,11 @@ def test_a_refund_before_its_order_is_redriven_once_the_order_is_there(
     assert first["status"] == "dead-lettered"
     seeded.send_orders([order("t-late-1", "hal", "20.00")])
     before = balance(seeded, "hal")
+    assert before == 2000 + 150  # 100 points a dollar (no double points on 8 December) + bonus
     report = seeded.redrive(seeded.wiring.queue("OrdersQueue").dead_letter)
     mine = [r for r in report["results"] if r["messageId"] == first["messageId"]]
     assert mine and mine[0]["status"] == "processed"
-    assert balance(seeded, "hal") == before - 500
+    assert balance(seeded, "hal") == before - 500  # a quarter of the order: 500 points back
 
 
 def test_the_stream_completes_a_referral_on_the_first_order(seeded: LocalStack) -> None:
