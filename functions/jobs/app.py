@@ -4,14 +4,17 @@ Each `*_schedule` handler is invoked by its EventBridge schedule and takes the e
 `time` as now (never the wall clock, so any day can be replayed). The member jobs fan out
 over the work queue, one message per shard of the sparse due index; `worker_handler`
 processes a shard until the invocation runs short of time, then queues the rest (the
-cursor) as a new message. Every step is idempotent, so a crash halfway is resumed by SQS's
+cursor) as a new message. A member that fails is set aside: the shard goes on, and the member
+is queued as a message of its own (`memberId`), which SQS retries and finally dead-letters
+alone. Every step is idempotent, so a crash halfway is resumed by SQS's
 redelivery without granting, expiring or warning twice."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
@@ -26,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty.dal.keys import EXPIRY_SHARDS
 from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.calendar import format_instant, parse_instant
+from loyalty.domain.schedules import ScheduledJob
 from loyalty.runtime import expiry_service, promotions, scheduled_awards
 
 logger = Logger()
@@ -71,20 +75,61 @@ def promotions_schedule(event: dict[str, Any], context: LambdaContext) -> dict[s
 
 def _process(record: SQSRecord, context: LambdaContext) -> None:
     work = json.loads(record.body)
-    job, shard, now = work["job"], int(work["shard"]), parse_instant(work["now"])
+    job, now = work["job"], parse_instant(work["now"])
     if job not in MEMBER_JOBS:
         raise ValueError(f"unknown job {job!r}")
+    if "memberId" in work:
+        _process_member(job, work["memberId"], now)
+    else:
+        _process_shard(work, job, int(work["shard"]), now, context)
 
+
+def _process_member(job: str, member_id: str, now: datetime) -> None:
+    """A member a shard run set aside, alone: a failure raises, so SQS retries this message
+    and finally dead-letters it (its body names the member)."""
+    if job == "expiry":
+        points = expiry_service().process_member(member_id, now)[0]
+    else:
+        points = scheduled_awards().process_member(cast(ScheduledJob, job), member_id, now)
+    logger.info("job member processed", job=job, member_id=member_id, points=points)
+
+
+def _process_shard(
+    work: dict[str, Any], job: str, shard: int, now: datetime, context: LambdaContext
+) -> None:
     def time_left() -> bool:
         return context.get_remaining_time_in_millis() > SAFETY_MARGIN_MS
 
+    def set_aside(member_id: str, error: Exception) -> None:
+        # The error's type only: its message may quote a profile field (personal data).
+        logger.warning(
+            "job member failed, set aside",
+            job=job,
+            member_id=member_id,
+            error=type(error).__name__,
+        )
+
     cursor = work.get("cursor")
     if job == "expiry":
-        run = expiry_service().run_shard(shard, now, cursor=cursor, time_left=time_left)
+        run = expiry_service().run_shard(
+            shard, now, cursor=cursor, time_left=time_left, on_failure=set_aside
+        )
     else:
-        run = scheduled_awards().run_shard(job, shard, now, cursor=cursor, time_left=time_left)
+        run = scheduled_awards().run_shard(
+            cast(ScheduledJob, job),
+            shard,
+            now,
+            cursor=cursor,
+            time_left=time_left,
+            on_failure=set_aside,
+        )
+    # Queued before the shard's message is acknowledged: if sending fails, SQS redelivers the
+    # shard, whose members are processed again idempotently.
+    follow_ups = [{"job": job, "memberId": member, "now": work["now"]} for member in run.failed]
     if not run.done:
-        _queue().send([{**work, "cursor": run.cursor}])
+        follow_ups.append({**work, "cursor": run.cursor})
+    if follow_ups:
+        _queue().send(follow_ups)
     logger.info(
         "job shard processed",
         job=job,
@@ -92,6 +137,7 @@ def _process(record: SQSRecord, context: LambdaContext) -> None:
         now=work["now"],
         members=run.members,
         points=run.points,
+        failed=len(run.failed),
         continued=not run.done,
     )
 

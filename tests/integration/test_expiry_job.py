@@ -10,6 +10,7 @@ import pytest
 
 from functions.jobs import app as jobs
 from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.domain import expiry as expiry_rules
 from loyalty.services import jobs as jobs_module
 from tests.support.api import order, play_orders, redeem
 from tests.support.events import FakeLambdaContext, sqs_event
@@ -140,7 +141,11 @@ def test_the_job_samples_are_true_to_the_handlers(ledger, queue):
     assert response == {"batchItemFailures": []}
 
 
-def test_a_member_with_more_lots_due_than_one_step_takes_expires_them_all(ledger, queue):
+def test_a_member_with_more_lots_due_than_one_step_takes_expires_them_all(
+    ledger, queue, monkeypatch
+):
+    # A smaller budget, so that 46 lots take two steps (100 actions would settle 98).
+    monkeypatch.setattr(expiry_rules, "MAX_ACTIONS_PER_STEP", 30)
     orders = [
         order(f"o-{index}", "c-1", "1.00", at=f"2026-01-{1 + index % 28:02d}T10:00:00Z")
         for index in range(45)

@@ -599,9 +599,10 @@ class DynamoLedgerRepository:
         return True
 
     def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None:
-        """One transaction per step: the profile (guarded: nothing spent or earned since it
-        was read), the expiry entry, settled lots leaving the index, warned lots moving on
-        to their expiry, and a warning item per warned lot (published by the stream)."""
+        """One transaction per step, exactly `plan.actions` actions: the profile (guarded:
+        nothing spent or earned since it was read), the expiry entry, released lots, settled
+        lots leaving the index with their expired part, warned lots moving on to their
+        expiry, and a warning item per warned lot (published by the stream)."""
         recorded_at = format_instant(now)
         member = plan.member
         profile = {
@@ -634,7 +635,8 @@ class DynamoLedgerRepository:
         if plan.entry is not None:
             actions.append(_put(self.table_name, _entry_item(plan.entry, recorded_at)))
         actions += [self._release_action(lot, recorded_at) for lot in plan.released]
-        for lot in plan.settled:
+        for settled in plan.settled:
+            lot = settled.lot
             actions.append(
                 {
                     "Update": {
@@ -643,9 +645,14 @@ class DynamoLedgerRepository:
                             keys.member_pk(member.member_id),
                             keys.lot_sk(lot.expires_at, lot.lot_id),
                         ),
-                        "UpdateExpression": "SET settledAt = :now REMOVE GSI1PK, GSI1SK",
+                        # The lot's expired part: a later refund reverses only the rest.
+                        "UpdateExpression": (
+                            "SET settledAt = :now, expiredPoints = :expired REMOVE GSI1PK, GSI1SK"
+                        ),
                         "ConditionExpression": "attribute_not_exists(settledAt)",
-                        "ExpressionAttributeValues": _to_ddb({":now": recorded_at}),
+                        "ExpressionAttributeValues": _to_ddb(
+                            {":now": recorded_at, ":expired": settled.expired_points}
+                        ),
                     }
                 }
             )

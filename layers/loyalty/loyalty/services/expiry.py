@@ -11,8 +11,8 @@ from typing import Any
 from loyalty.domain.errors import ConcurrentUpdate
 from loyalty.domain.expiry import plan_expiry
 from loyalty.domain.ports import ExpiryStore
-from loyalty.services.jobs import ShardRun, run_shard
-from loyalty.services.retry import attempts
+from loyalty.services.jobs import MemberFailed, ShardRun, run_shard
+from loyalty.services.retry import MAX_ATTEMPTS, attempts
 
 
 class ExpiryService:
@@ -26,8 +26,10 @@ class ExpiryService:
         *,
         cursor: dict[str, Any] | None = None,
         time_left: Callable[[], bool] = lambda: True,
+        on_failure: MemberFailed | None = None,
     ) -> ShardRun:
-        """One shard of the due index; `points` of the run are the points expired."""
+        """One shard of the due index; `points` of the run are the points expired. A member
+        that fails is set aside in the run's `failed` (see `run_shard`)."""
         return run_shard(
             self._store,
             "expiry",
@@ -36,12 +38,16 @@ class ExpiryService:
             lambda member_id, at: self.process_member(member_id, at)[0],
             cursor=cursor,
             time_left=time_left,
+            on_failure=on_failure,
         )
 
     def process_member(self, member_id: str, now: datetime) -> tuple[int, int]:
-        """Settle and warn for one member, in bounded steps, until nothing is due."""
+        """Settle and warn for one member, a step (one transaction) at a time, until nothing
+        is due. Every committed step makes progress, so only conflicts are counted."""
         expired = warned = 0
-        for _ in attempts(limit=50):
+        retries = attempts(MAX_ATTEMPTS)
+        next(retries)  # the first attempt; each conflict takes the next (after a pause)
+        while True:
             member, lots = self._store.get_member_with_lots(member_id)
             if member is None:
                 return expired, warned
@@ -51,9 +57,12 @@ class ExpiryService:
             try:
                 self._store.commit_expiry(plan, now)
             except ConcurrentUpdate:
+                if next(retries, None) is None:
+                    raise ConcurrentUpdate(
+                        f"member '{member_id}' kept changing during expiry"
+                    ) from None
                 continue
             expired += plan.expired_points
             warned += len(plan.warnings)
             if plan.complete:
                 return expired, warned  # no need to read again to find nothing left
-        raise ConcurrentUpdate(f"member '{member_id}' kept changing during expiry")

@@ -4,7 +4,7 @@ announcements. Each takes the schedule's time as now and is safe to run twice.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,11 +16,20 @@ from loyalty.domain.schedules import ScheduleChange, ScheduledJob, birthday_due,
 from loyalty.services.retry import attempts
 
 PAGE_SIZE = 100
+# This many members failing one after another is no longer one member's trouble but the
+# store's (throttling, an outage): the shard fails as a whole and SQS retries it, rather
+# than setting the whole shard aside member by member.
+MAX_CONSECUTIVE_FAILURES = 10
+
+# Told of each member set aside and its error, while the error is being handled.
+MemberFailed = Callable[[str, Exception], None]
 
 
 @dataclass(slots=True)
 class ShardRun:
-    """What one shard's run did, and where to continue if it had to stop."""
+    """What one shard's run did, and where to continue if it had to stop. `failed` are the
+    members set aside: each failed, the others were served; they are for a retry on their
+    own."""
 
     job: str
     shard: int
@@ -28,6 +37,7 @@ class ShardRun:
     points: int = 0
     cursor: dict[str, Any] | None = None
     done: bool = False
+    failed: list[str] = field(default_factory=list)
 
 
 def run_shard(
@@ -39,15 +49,29 @@ def run_shard(
     *,
     cursor: dict[str, Any] | None = None,
     time_left: Callable[[], bool] = lambda: True,
+    on_failure: MemberFailed | None = None,
 ) -> ShardRun:
     """Process a shard's due members page by page while `time_left()`; when it says no,
-    return the cursor to continue from (the work queue carries it on)."""
+    return the cursor to continue from (the work queue carries it on). A member whose
+    processing raises is set aside (`failed`, `on_failure`) and the shard goes on: one
+    member's damaged data or endless conflicts never keep the others from their run."""
     run = ShardRun(job, shard)
+    consecutive_failures = 0
     while True:
         members, cursor = store.due_members(job, shard, now, PAGE_SIZE, cursor)
         for member_id in members:
             run.members += 1
-            run.points += process(member_id, now)
+            try:
+                run.points += process(member_id, now)
+            except Exception as error:
+                consecutive_failures += 1
+                if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                    raise
+                run.failed.append(member_id)
+                if on_failure is not None:
+                    on_failure(member_id, error)
+            else:
+                consecutive_failures = 0
         if cursor is None:
             run.done = True
             return run
@@ -71,9 +95,27 @@ class ScheduledAwards:
         *,
         cursor: dict[str, Any] | None = None,
         time_left: Callable[[], bool] = lambda: True,
+        on_failure: MemberFailed | None = None,
     ) -> ShardRun:
-        process = self.birthday if job == "birthday" else self.tenure
-        return run_shard(self._store, job, shard, now, process, cursor=cursor, time_left=time_left)
+        """One shard of the job's due members; a member that fails is set aside in the
+        run's `failed` (see `run_shard`)."""
+        return run_shard(
+            self._store,
+            job,
+            shard,
+            now,
+            self._process(job),
+            cursor=cursor,
+            time_left=time_left,
+            on_failure=on_failure,
+        )
+
+    def process_member(self, job: ScheduledJob, member_id: str, now: datetime) -> int:
+        """One member alone (a member set aside by a shard run): the points awarded."""
+        return self._process(job)(member_id, now)
+
+    def _process(self, job: ScheduledJob) -> Callable[[str, datetime], int]:
+        return self.birthday if job == "birthday" else self.tenure
 
     def _commit(self, plan: EarnPlan, now: datetime) -> int | None:
         """Write the award with its schedule's move; None when the member changed meanwhile
