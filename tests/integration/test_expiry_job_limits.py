@@ -200,6 +200,7 @@ def test_a_damaged_member_is_set_aside_and_the_rest_of_its_shard_is_served(
     play_orders(
         *[order(f"o-{m}", m, "1.00", at=at) for m in (healthy_before, damaged, healthy_after)]
     )
+    balance = ledger.get_member(damaged).balance
     damage_profile(dynamodb_client, table_name, damaged)
     time = "2027-02-10T00:15:00Z"
 
@@ -222,6 +223,18 @@ def test_a_damaged_member_is_set_aside_and_the_rest_of_its_shard_is_served(
     queue.pending.append(failed[0])
     assert deliver_pending(queue) == failed
     assert table_items(dynamodb_client, table_name) == snapshot
+    # Repaired, the member's message (redriven from the dead-letter queue) serves it alone.
+    dynamodb_client.update_item(
+        TableName=table_name,
+        Key={"PK": {"S": f"MEMBER#{damaged}"}, "SK": {"S": "PROFILE"}},
+        UpdateExpression="SET balance = :balance",
+        ExpressionAttributeValues={":balance": {"N": str(balance)}},
+    )
+    queue.pending.append(failed[0])
+    assert deliver_pending(queue) == []
+    expected = 0 if job == "expiry" else 250 + 200
+    assert ledger.get_member(damaged).balance == expected
+    assert ledger.get_member(damaged).balance == sum(e.points for e in ledger.list_entries(damaged))
 
 
 def deliver_pending(queue) -> list[dict[str, Any]]:
