@@ -5,7 +5,7 @@ part only (spending uses the soonest-expiring points first), with a warning
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from loyalty.domain.ledger import (
@@ -174,5 +174,4 @@ def _expire_entry(
 def _due_after_release(lot: PointsLot, now: datetime) -> bool:
     """A released lot the same run must look at again (its warning or expiry is due): it
     cannot be, in the step that releases it (one action per item per transaction)."""
-    next_action = lot.expires_at if lot.warned or lot.warn_at is None else lot.warn_at
-    return next_action <= now
+    return replace(lot, available_at=None).next_action_at <= now
