@@ -114,6 +114,17 @@ def test_a_refund_before_its_order_is_redriven_once_the_order_is_there(
     assert balance(seeded, "hal") == before - 500  # a quarter of the order: 500 points back
 
 
+def test_the_functions_read_the_stacks_pinned_clock(seeded: LocalStack) -> None:
+    # An order of 2025-12-05 is more than twelve months before the stack's 2026-12-10: its
+    # points expire on arrival, whatever the date of the machine running the stack.
+    old = order("t-old-1", "olga", "10.00") | {"occurredAt": "2025-12-05T10:00:00Z"}
+    assert seeded.send_orders([old])["results"][0]["status"] == "processed"
+    olga = seeded.member("olga")
+    assert olga["member"]["balance"] == 0
+    assert "expired-on-arrival" in {entry["reason"] for entry in olga["activity"]}
+    assert http(seeded.base_url + "/local/status").body["clockPinned"] is True
+
+
 def test_the_stream_completes_a_referral_on_the_first_order(seeded: LocalStack) -> None:
     code = seeded.member("alice")["member"]["referralCode"]
     status, _ = seeded.call_api(

@@ -13,7 +13,7 @@ import pytest
 from devtools.local.gateway import Gateway
 from devtools.local.progress import Progress
 from devtools.local.runtime import Invocation
-from devtools.local.stack import parse_now
+from devtools.local.stack import StackClock, parse_now
 from devtools.local.streams import admitted, load_patterns, matches
 from devtools.local.tokens import DevTokens, InvalidToken, gateway_claims, is_loopback
 from devtools.local.wiring import LocalNames, RouteSpec, Wiring
@@ -83,6 +83,18 @@ def test_schedule_lookup(wiring: Wiring) -> None:
     assert parse_now("2027-03-01", expiry) == datetime(2027, 3, 1, 0, 15, tzinfo=UTC)
     assert parse_now("2027-03-01T09:30:00Z") == datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
     assert parse_now(None).tzinfo is UTC
+
+
+def test_a_pinned_stack_clock_starts_at_its_instant_and_runs_on_whatever_the_date() -> None:
+    import time_machine
+
+    pinned = StackClock("2026-12-10T12:00:00Z")
+    assert pinned.pinned and not StackClock().pinned and not StackClock("").pinned
+    with time_machine.travel(datetime(2031, 5, 5, 8, tzinfo=UTC)):
+        first, second = pinned(), pinned()
+    assert datetime(2026, 12, 10, 12, tzinfo=UTC) <= first <= second
+    assert second < datetime(2026, 12, 10, 12, 10, tzinfo=UTC)
+    assert StackClock("2026-12-10")() >= datetime(2026, 12, 10, tzinfo=UTC)
 
 
 def gateway(*routes: tuple[str, str]) -> Gateway:
