@@ -9,12 +9,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.expiry import MAX_ACTIONS_PER_STEP, ExpiryPlan, plan_expiry
 from loyalty.domain.ledger import MemberState, PointsLot, unspent_per_lot
+
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
 
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
 # DynamoDB's limits for one TransactWriteItems.

@@ -10,6 +10,8 @@ import pytest
 
 from loyalty.services.jobs import MAX_CONSECUTIVE_FAILURES, run_shard
 
+pytestmark = pytest.mark.calendar  # business dates: must hold on any day
+
 NOW = datetime(2027, 2, 10, tzinfo=UTC)
 
 
