@@ -40,6 +40,15 @@ def record_handler(record: SQSRecord) -> None:
             "refund before its order; will retry", message_id=record.message_id, reason=str(error)
         )
         raise
+    if outcome.capped_amount:
+        # The refunds of an order add up to more than it cost: the excess reverses nothing.
+        logger.warning(
+            "refund capped at what was left to refund",
+            message_id=record.message_id,
+            member_id=outcome.member_id,
+            reference=outcome.reference,
+            capped_amount=str(outcome.capped_amount),
+        )
     logger.info(
         "order message recorded",
         message_id=record.message_id,
@@ -48,6 +57,7 @@ def record_handler(record: SQSRecord) -> None:
         reference=outcome.reference,
         points=outcome.points,
         enrolled=outcome.enrolled,
+        expired_points=outcome.expired_points,
     )
 
 

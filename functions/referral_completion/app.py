@@ -29,7 +29,7 @@ processor = BatchProcessor(
 
 def record_handler(record: DynamoDBRecord) -> None:
     order = record.dynamodb.new_image if record.dynamodb else None
-    if not order or order.get("itemType") != "order" or int(order.get("orderNumber", 0)) != 1:
+    if not order or order.get("itemType") != "order" or order.get("firstOrder") is not True:
         return  # the filter criteria should have kept this away; nothing to do
     outcome = referral_service().complete(
         referee_id=str(order["memberId"]),

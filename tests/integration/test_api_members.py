@@ -196,7 +196,8 @@ def test_malformed_json_is_a_400(snapshot):
 
 
 def test_the_member_view_shows_tier_progress_and_expiring_points_soonest_first():
-    # Played out of date order: the first order processed (March) earns the bonus.
+    # Played out of date order: the earliest order (February) is the first and holds the
+    # bonus, whatever the processing order.
     play_orders(
         order("o-mar", "m-1", "5.00", at="2026-03-01T10:00:00Z"),
         order("o-may", "m-1", "7.00", at="2026-05-01T10:00:00Z"),
@@ -210,8 +211,8 @@ def test_the_member_view_shows_tier_progress_and_expiring_points_soonest_first()
     assert view["tier"] == "Silver"
     assert view["nextTier"] == {"name": "Gold", "pointsNeeded": 5001 - 2350}
     assert view["expiring"] == [
-        {"points": 1000, "expiresAt": "2027-02-01T10:00:00Z"},
-        {"points": 650, "expiresAt": "2027-03-01T10:00:00Z"},
+        {"points": 1150, "expiresAt": "2027-02-01T10:00:00Z"},
+        {"points": 500, "expiresAt": "2027-03-01T10:00:00Z"},
         {"points": 700, "expiresAt": "2027-05-01T10:00:00Z"},
     ]
     assert REFERRAL_CODE.match(view["referralCode"])

@@ -12,6 +12,7 @@ from loyalty.domain.ledger import (
     MemberState,
     OrderAwardPlan,
     PointsLot,
+    PreviousFirstOrder,
     make_entry_id,
     plan_order_award,
     plan_refund,
@@ -138,21 +139,28 @@ def _awarded(lines, previous=None):
     return plan, member_after(plan, previous)
 
 
+def lots_of(plan: OrderAwardPlan) -> dict[str, PointsLot]:
+    """The order's lots as the refund reads them (just written, untouched)."""
+    return {lot.lot_id: lot for lot in plan.lots}
+
+
 def test_partial_refunds_reverse_in_proportion_and_never_more_than_earned():
     plan, member = _awarded([line("30.00")])  # 3000 + 150 bonus
     record = plan.order
-    first = plan_refund(RULES, member, record, refund("10.00", "r-1"), NOW)
+    lots = lots_of(plan)
+    first = plan_refund(RULES, member, record, refund("10.00", "r-1"), NOW, lots)
     assert [(e.reason, e.points) for e in first.entries] == [("refund", -1000)]
-    second = plan_refund(RULES, member, first.order_after, refund("10.00", "r-2"), NOW)
+    second = plan_refund(RULES, member, first.order_after, refund("10.00", "r-2"), NOW, lots)
     assert second.points == -1000
-    third = plan_refund(RULES, member, second.order_after, refund("10.00", "r-3"), NOW)
+    third = plan_refund(RULES, member, second.order_after, refund("10.00", "r-3"), NOW, lots)
     # The third makes it a full refund of the first order: the bonus goes too.
     assert [(e.reason, e.points) for e in third.entries] == [
         ("refund", -1000),
         ("refund-first-purchase-bonus", -150),
     ]
-    fourth = plan_refund(RULES, member, third.order_after, refund("5.00", "r-4"), NOW)
+    fourth = plan_refund(RULES, member, third.order_after, refund("5.00", "r-4"), NOW, lots)
     assert fourth.entries == ()
+    assert (fourth.applied_amount, fourth.capped_amount) == (Decimal("0.00"), Decimal("5.00"))
 
 
 def test_rounding_of_partial_refunds_adds_up_to_the_full_reversal():
@@ -160,7 +168,7 @@ def test_rounding_of_partial_refunds_adds_up_to_the_full_reversal():
     record = plan.order
     reversed_points = 0
     for index in range(3):
-        step = plan_refund(RULES, member, record, refund("0.01", f"r-{index}"), NOW)
+        step = plan_refund(RULES, member, record, refund("0.01", f"r-{index}"), NOW, lots_of(plan))
         reversed_points -= sum(e.points for e in step.entries if e.reason == "refund")
         record = step.order_after
     assert reversed_points == 3
@@ -169,14 +177,14 @@ def test_rounding_of_partial_refunds_adds_up_to_the_full_reversal():
 def test_a_refund_reverses_at_the_rate_recorded_when_the_points_were_earned():
     plan, member = _awarded([line("10.00")])  # earned at 100 points per dollar
     cheaper = ProgramRules.model_validate({"pointsPerDollar": 1})
-    result = plan_refund(cheaper, member, plan.order, refund("5.00"), NOW)
+    result = plan_refund(cheaper, member, plan.order, refund("5.00"), NOW, lots_of(plan))
     assert result.points == -500
 
 
 def test_a_refund_reverses_the_seasonal_points_actually_earned():
     plan = plan_order_award(RULES, None, order(at="2026-11-27T10:00:00Z"), NOW)
     member = member_after(plan)
-    result = plan_refund(RULES, member, plan.order, refund("10.00"), NOW)
+    result = plan_refund(RULES, member, plan.order, refund("10.00"), NOW, lots_of(plan))
     assert [(e.reason, e.points) for e in result.entries] == [
         ("refund", -2000),
         ("refund-first-purchase-bonus", -150),
@@ -187,23 +195,67 @@ def test_a_full_refund_of_a_later_order_keeps_the_first_purchase_bonus():
     _, member = _awarded([line("10.00")])
     second = plan_order_award(RULES, member, order("o-2"), NOW)
     member = member_after(second, member)
-    result = plan_refund(RULES, member, second.order, refund("10.00", order_id="o-2"), NOW)
+    result = plan_refund(
+        RULES, member, second.order, refund("10.00", order_id="o-2"), NOW, lots_of(second)
+    )
     assert [e.reason for e in result.entries] == ["refund"]
 
 
 def test_a_refund_for_another_members_order_is_invalid():
     plan, member = _awarded([line("10.00")])
     with pytest.raises(InvalidMessage, match="memberId"):
-        plan_refund(RULES, member, plan.order, refund("1.00", member_id="c-2"), NOW)
+        plan_refund(RULES, member, plan.order, refund("1.00", member_id="c-2"), NOW, lots_of(plan))
 
 
-def test_points_already_expired_come_off_the_tier_not_the_balance():
+def test_a_refund_takes_back_only_the_spent_part_of_a_settled_lot():
+    # 1000 + 150 earned, 1000 spent; the expiry job settled both lots: the purchase lot had
+    # been spent, the bonus lot's 150 expired.
     plan, member = _awarded([line("10.00")])
+    purchase, bonus = plan.lots
+    lots = {
+        purchase.lot_id: replace(purchase, settled=True, expired_points=0),
+        bonus.lot_id: replace(bonus, settled=True, expired_points=150),
+    }
     much_later = datetime(2027, 12, 1, tzinfo=UTC)
-    result = plan_refund(RULES, member, plan.order, refund("10.00"), much_later)
+    result = plan_refund(RULES, member, plan.order, refund("10.00"), much_later, lots)
+    assert [(e.reason, e.points) for e in result.entries] == [("refund", -1000)]
+    assert result.expired_points == 150  # gone: neither the balance nor the tier again
+    assert (result.member.balance, result.member.settled_earned) == (-1000, -1000)
+    assert result.member.tier_points == -1000
+
+
+def test_an_order_that_expired_on_arrival_has_nothing_left_to_reverse():
+    plan = plan_order_award(RULES, None, order(at="2025-01-10T10:00:00Z"), NOW)
+    member = member_after(plan)
+    result = plan_refund(RULES, member, plan.order, refund("10.00"), NOW, lots_of(plan))
     assert result.entries == ()
-    assert result.member.balance == 0
-    assert result.member.tier_points == -1150
+    assert result.expired_points == 1150
+    assert result.member.tier_points == 0
+
+
+def test_an_earlier_order_processed_later_takes_over_the_first_purchase_bonus():
+    late = plan_order_award(RULES, None, order("o-late", at="2026-11-09T10:00:00Z"), NOW)
+    member = replace(
+        member_after(late),
+        enrolled_by="order",
+        first_order_id="o-late",
+        first_order_at=late.order.occurred_at,
+    )
+    previous = PreviousFirstOrder(late.order, late.lots[1], None)
+    early = plan_order_award(
+        RULES, member, order("o-early", at="2026-11-01T10:00:00Z"), NOW, previous_first=previous
+    )
+    assert early.order.first_order and early.order.first_purchase_bonus == 150
+    assert early.handover is not None
+    assert early.handover.after.first_purchase_bonus == 0
+    assert not early.handover.after.first_order
+    assert [(e.reason, e.points) for e in early.entries] == [
+        ("purchase", 1000),
+        ("first-purchase-bonus", 150),
+        ("first-purchase-bonus-moved", -150),
+    ]
+    assert (early.member.balance, early.member.tier_points) == (1000, 1000)
+    assert early.member.enrolled_at == datetime(2026, 11, 1, 10, tzinfo=UTC)
 
 
 def _lot(lot_id, points, expires):

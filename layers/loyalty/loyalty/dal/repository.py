@@ -4,7 +4,7 @@ in the same transaction as the points."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     EarnPlan,
     LedgerEntry,
+    LotReduction,
     LotRef,
     MemberChange,
     MemberState,
@@ -37,6 +38,7 @@ from loyalty.domain.ledger import (
     OrderAwardPlan,
     OrderRecord,
     PointsLot,
+    PreviousFirstOrder,
     RefundPlan,
     SpendPlan,
 )
@@ -163,13 +165,42 @@ class DynamoLedgerRepository:
             request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
         return found
 
-    def lot_is_pending(self, member_id: str, lot: LotRef) -> bool:
-        item = self._get(
-            keys.member_pk(member_id),
-            keys.lot_sk(lot.expires_at, lot.lot_id),
-            projection="availableAt",
+    def get_lots(self, member_id: str, refs: Iterable[LotRef | None]) -> dict[str, PointsLot]:
+        """The named lots as they are now, by lot id (one BatchGetItem; none for no lots)."""
+        wanted = {
+            ref.lot_id: _key(keys.member_pk(member_id), keys.lot_sk(ref.expires_at, ref.lot_id))
+            for ref in refs
+            if ref is not None
+        }
+        if not wanted:
+            return {}
+        return {
+            lot.lot_id: lot
+            for lot in (_lot_from_item(item) for item in self._batch_get(list(wanted.values())))
+        }
+
+    def get_previous_first_order(self, member: MemberState) -> PreviousFirstOrder | None:
+        """The member's recorded first order, its bonus lot and the tenure schedule: what an
+        earlier order needs to take over as the first (two reads; only on that rare path)."""
+        if member.first_order_id is None:
+            return None
+        found = self._batch_get(
+            [
+                _key(keys.order_pk(member.first_order_id), keys.ORDER_SK),
+                _key(keys.member_pk(member.member_id), keys.schedule_sk("tenure")),
+            ]
         )
-        return item is not None and "availableAt" in item
+        order = next((item for item in found if item["SK"] == keys.ORDER_SK), None)
+        if order is None:
+            return None
+        record = _order_from_item(order)
+        schedule = next((item for item in found if item["SK"] != keys.ORDER_SK), None)
+        lots = self.get_lots(member.member_id, [record.bonus_lot])
+        return PreviousFirstOrder(
+            record,
+            lots.get(record.bonus_lot.lot_id) if record.bonus_lot else None,
+            _schedule_from_item(schedule) if schedule else None,
+        )
 
     def get_order(self, order_id: str) -> OrderRecord | None:
         item = self._get(keys.order_pk(order_id), keys.ORDER_SK)
@@ -213,6 +244,47 @@ class DynamoLedgerRepository:
             *[_put(self.table_name, _entry_item(entry, recorded_at)) for entry in plan.entries],
             *[_put(self.table_name, _lot_item(lot, recorded_at)) for lot in plan.lots],
         ]
+        handover = plan.handover
+        if handover is not None:
+            # The previous first order gives way: its record (as read: still first, no
+            # refund since), the bonus lot it hands over, the tenure schedule moved.
+            previous = handover.after
+            bonus_lot = _lot_ref_item(previous.bonus_lot)
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _key(keys.order_pk(previous.order_id), keys.ORDER_SK),
+                        "UpdateExpression": (
+                            "SET firstOrder = :false, firstPurchaseBonus = :bonus, "
+                            + ("bonusLot = :lot, " if bonus_lot else "")
+                            + "updatedAt = :now"
+                            + ("" if bonus_lot else " REMOVE bonusLot")
+                        ),
+                        "ConditionExpression": "firstOrder = :true AND refundCount = :count",
+                        "ExpressionAttributeValues": _to_ddb(
+                            {
+                                ":false": False,
+                                ":true": True,
+                                ":bonus": previous.first_purchase_bonus,
+                                ":lot": bonus_lot,
+                                ":count": handover.before.refund_count,
+                                ":now": recorded_at,
+                            }
+                        ),
+                    }
+                }
+            )
+            if handover.bonus_reduction is not None:
+                actions.append(
+                    self._lot_reduction(
+                        plan.member.member_id, handover.bonus_reduction, recorded_at
+                    )
+                )
+            if handover.tenure is not None:
+                actions.append(
+                    self._schedule_action(plan.member.member_id, handover.tenure, recorded_at)
+                )
         self._transact(actions)
 
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
@@ -227,7 +299,10 @@ class DynamoLedgerRepository:
             "refundId": plan.refund_id,
             "orderId": order.order_id,
             "memberId": order.member_id,
-            "refundedAmount": str(order.refunded_amount - plan.order_before.refunded_amount),
+            "requestedAmount": str(plan.requested_amount),
+            "refundedAmount": str(plan.applied_amount),
+            "cappedAmount": str(plan.capped_amount),
+            "expiredPoints": plan.expired_points,
             "points": plan.points,
             "recordedAt": recorded_at,
         }
@@ -253,30 +328,7 @@ class DynamoLedgerRepository:
             }
         }
         lot_updates = [
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": _key(
-                        keys.member_pk(order.member_id),
-                        keys.lot_sk(reduction.lot.expires_at, reduction.lot.lot_id),
-                    ),
-                    "UpdateExpression": "ADD points :minus SET updatedAt = :now",
-                    # The lot must still be in the state the plan assumed (held or not).
-                    "ConditionExpression": "points >= :points AND "
-                    + (
-                        "attribute_exists(availableAt)"
-                        if reduction.pending
-                        else "attribute_not_exists(availableAt)"
-                    ),
-                    "ExpressionAttributeValues": _to_ddb(
-                        {
-                            ":minus": -reduction.points,
-                            ":points": reduction.points,
-                            ":now": recorded_at,
-                        }
-                    ),
-                }
-            }
+            self._lot_reduction(order.member_id, reduction, recorded_at)
             for reduction in plan.lot_reductions
         ]
         actions = [
@@ -542,10 +594,7 @@ class DynamoLedgerRepository:
 
     def get_schedule(self, member_id: str, job: ScheduledJob) -> Schedule | None:
         item = self._get(keys.member_pk(member_id), keys.schedule_sk(job))
-        if not item:
-            return None
-        step = item.get("step")
-        return Schedule(job, parse_instant(item["dueAt"]), int(step) if step else None)
+        return _schedule_from_item(item) if item else None
 
     def put_schedule(self, member_id: str, change: ScheduleChange, now: datetime) -> None:
         self._transact([self._schedule_action(member_id, change, format_instant(now))], {})
@@ -1076,6 +1125,41 @@ class DynamoLedgerRepository:
         actions += [self._release_action(lot, recorded_at) for lot in plan.released_lots]
         self._transact(actions, {})
 
+    def _lot_reduction(
+        self, member_id: str, reduction: LotReduction, recorded_at: str
+    ) -> dict[str, Any]:
+        """Points taken back from a lot, only if the lot is still as the plan read it: the
+        same points, held or not, settled or not (a concurrent release, settlement or
+        refund makes the writer read and plan again)."""
+        held = (
+            "attribute_exists(availableAt)"
+            if reduction.pending
+            else ("attribute_not_exists(availableAt)")
+        )
+        settled = (
+            "attribute_exists(settledAt)"
+            if reduction.settled
+            else ("attribute_not_exists(settledAt)")
+        )
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _key(
+                    keys.member_pk(member_id),
+                    keys.lot_sk(reduction.lot.expires_at, reduction.lot.lot_id),
+                ),
+                "UpdateExpression": "ADD points :minus SET updatedAt = :now",
+                "ConditionExpression": f"points = :before AND {held} AND {settled}",
+                "ExpressionAttributeValues": _to_ddb(
+                    {
+                        ":minus": -reduction.points,
+                        ":before": reduction.points_before,
+                        ":now": recorded_at,
+                    }
+                ),
+            }
+        }
+
     def _release_action(self, lot: PointsLot, recorded_at: str) -> dict[str, Any]:
         """A lot leaves the return-window hold: listed again under its next due date (its
         warning or expiry), once (only while it is still held)."""
@@ -1099,15 +1183,27 @@ class DynamoLedgerRepository:
 
     def _member_actions(self, change: MemberChange, recorded_at: str) -> list[dict[str, Any]]:
         if change.new_member is not None:
-            profile = _new_profile_item(change.new_member, recorded_at) | {
-                "balance": change.balance,
-                "tierPoints": change.tier_points,
-                "tier": change.tier,
-                "lotTotal": change.lot_total,
-                "debited": change.debited,
-                "orderCount": change.order_count,
-                "pendingPoints": change.pending_points,
-            }
+            first_order = (
+                {
+                    "firstOrderId": change.first_order[0],
+                    "firstOrderAt": format_instant(change.first_order[1]),
+                }
+                if change.first_order
+                else {}
+            )
+            profile = (
+                _new_profile_item(change.new_member, recorded_at)
+                | first_order
+                | {
+                    "balance": change.balance,
+                    "tierPoints": change.tier_points,
+                    "tier": change.tier,
+                    "lotTotal": change.lot_total,
+                    "debited": change.debited,
+                    "orderCount": change.order_count,
+                    "pendingPoints": change.pending_points,
+                }
+            )
             actions = [
                 _put(self.table_name, profile, must_be_new=True),
                 _put(self.table_name, _referral_code_item(change.new_member), must_be_new=True),
@@ -1128,8 +1224,18 @@ class DynamoLedgerRepository:
             ":debited": change.debited,
             ":orderCount": change.order_count,
             ":pendingPoints": change.pending_points,
+            ":settledEarned": change.settled_earned,
             ":expected": change.expected_version,
         }
+        if change.first_order is not None:
+            sets += ", firstOrderId = :firstOrderId, firstOrderAt = :firstOrderAt"
+            values |= {
+                ":firstOrderId": change.first_order[0],
+                ":firstOrderAt": format_instant(change.first_order[1]),
+            }
+        if change.enrolled_at is not None:
+            sets += ", enrolledAt = :enrolledAt"
+            values[":enrolledAt"] = format_instant(change.enrolled_at)
         if change.shares_month is not None:
             sets += ", sharesMonth = :sharesMonth, sharesCount = :sharesCount"
             values |= {":sharesMonth": change.shares_month, ":sharesCount": change.shares_count}
@@ -1146,7 +1252,7 @@ class DynamoLedgerRepository:
                 "UpdateExpression": (
                     f"{sets} ADD version :one, balance :balance, lotTotal :lotTotal, "
                     "tierPoints :tierPoints, debited :debited, orderCount :orderCount, "
-                    "pendingPoints :pendingPoints"
+                    "pendingPoints :pendingPoints, settledEarned :settledEarned"
                 ),
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": _to_ddb(values),
@@ -1182,6 +1288,11 @@ class DynamoLedgerRepository:
             # Anything else (a version guard, a code collision, a conflicting transaction)
             # is resolved by reading again and planning anew.
             raise ConcurrentUpdate("the member changed during the write") from None
+
+
+def _schedule_from_item(item: Item) -> Schedule:
+    step = item.get("step")
+    return Schedule(item["job"], parse_instant(item["dueAt"]), int(step) if step else None)
 
 
 def _new_profile_item(new: NewMember, recorded_at: str) -> Item:
@@ -1267,6 +1378,7 @@ def _order_item(order: OrderRecord, recorded_at: str) -> Item:
         "reversedPoints": order.reversed_points,
         "bonusReversed": order.bonus_reversed,
         "refundCount": order.refund_count,
+        "firstOrder": order.first_order,
         "recordedAt": recorded_at,
     }
 
@@ -1290,6 +1402,7 @@ def _order_from_item(item: Item) -> OrderRecord:
         reversed_points=int(item["reversedPoints"]),
         bonus_reversed=bool(item["bonusReversed"]),
         refund_count=int(item["refundCount"]),
+        first_order=bool(item.get("firstOrder", False)),
     )
 
 
@@ -1317,6 +1430,9 @@ def _member_from_item(item: Item) -> MemberState:
         referrals_month=item.get("referralsMonth"),
         referrals_count=int(item.get("referralsCount", 0)),
         marketing_consent=bool(item.get("marketingConsent", False)),
+        enrolled_by=item.get("enrolledBy", "api"),
+        first_order_id=item.get("firstOrderId"),
+        first_order_at=parse_instant(item["firstOrderAt"]) if item.get("firstOrderAt") else None,
         erased_at=parse_instant(item["erasedAt"]) if item.get("erasedAt") else None,
     )
 
@@ -1394,4 +1510,5 @@ def _lot_from_item(item: Item) -> PointsLot:
         warned="warnedAt" in item,
         settled="settledAt" in item,
         available_at=parse_instant(item["availableAt"]) if item.get("availableAt") else None,
+        expired_points=int(item.get("expiredPoints", 0)),
     )

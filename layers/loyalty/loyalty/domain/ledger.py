@@ -27,7 +27,7 @@ from loyalty.domain.calendar import add_months
 from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.rules import ProgramRules, TierName
-from loyalty.domain.schedules import ScheduleChange, tenure_schedule
+from loyalty.domain.schedules import Schedule, ScheduleChange, tenure_schedule
 
 EntryType = Literal["earn", "redeem", "expire", "reverse", "adjust"]
 
@@ -76,6 +76,15 @@ class PointsLot:
     settled: bool = False
     # Held for the return window until then (pending, not spendable); None once released.
     available_at: datetime | None = None
+    # Of `points`, how many the expiry job found unspent when it settled the lot (0 while
+    # the lot is live): the rest of a settled lot was spent, and only that a refund reverses.
+    expired_points: int = 0
+
+    @property
+    def reversible(self) -> int:
+        """What a refund can still take back: all of a live lot (open or spent, the debt
+        rule sorts that out), only the spent part of a settled one (expired points are gone)."""
+        return self.points - self.expired_points if self.settled else self.points
 
     @property
     def pending(self) -> bool:
@@ -98,9 +107,18 @@ class PointsLot:
 
 @dataclass(frozen=True, slots=True)
 class LotReduction:
+    """Points taken back from one lot. The write is conditioned on the lot still being as
+    read (`points_before`, held or not, settled or not)."""
+
     lot: LotRef
     points: int
+    points_before: int
     pending: bool = False
+    settled: bool = False
+
+    @classmethod
+    def of(cls, lot: PointsLot, points: int) -> LotReduction:
+        return cls(lot.ref, points, lot.points, pending=lot.pending, settled=lot.settled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +148,10 @@ class MemberState:
     referrals_month: str | None = None
     referrals_count: int = 0
     marketing_consent: bool = False
+    enrolled_by: str = "api"
+    # The member's first order: the earliest by (occurredAt, orderId) recorded so far.
+    first_order_id: str | None = None
+    first_order_at: datetime | None = None
     # Erased at the member's request: personal data gone, balance forfeited, account closed;
     # the ledger stays (anonymised) so program totals hold.
     erased_at: datetime | None = None
@@ -161,6 +183,10 @@ class OrderRecord:
     reversed_points: int = 0
     bonus_reversed: bool = False
     refund_count: int = 0
+    # The member's first order (earliest by occurredAt) as far as the ledger knows: it holds
+    # the first-purchase bonus and its referral code counts. An earlier order arriving later
+    # takes this over (see `plan_order_award`).
+    first_order: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +212,39 @@ class MemberChange:
     debited: int = 0
     order_count: int = 0
     pending_points: int = 0
+    # Points of settled lots that a refund took back (settledEarned follows the lots).
+    settled_earned: int = 0
     new_member: NewMember | None = None
+    # Set when this event's order becomes the member's first order.
+    first_order: tuple[str, datetime] | None = None
+    # A member enrolled by an order is enrolled at their first order's occurredAt.
+    enrolled_at: datetime | None = None
     shares_month: str | None = None
     shares_count: int | None = None
     referrals_month: str | None = None
     referrals_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousFirstOrder:
+    """What an order earlier than the member's recorded first order needs to take over:
+    that order's record, its bonus lot (None when it has none) and the tenure schedule."""
+
+    record: OrderRecord
+    bonus_lot: PointsLot | None
+    tenure: Schedule | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirstOrderHandover:
+    """The order that was first until now, as it was read (`before`) and as it is written
+    (`after`: no longer first; without its bonus when the bonus moves), the bonus lot it
+    gives up, and the tenure schedule moved to the earlier enrollment."""
+
+    before: OrderRecord
+    after: OrderRecord
+    bonus_reduction: LotReduction | None
+    tenure: ScheduleChange | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +253,7 @@ class OrderAwardPlan:
     member: MemberChange
     entries: tuple[LedgerEntry, ...]
     lots: tuple[PointsLot, ...]
+    handover: FirstOrderHandover | None = None
 
     @property
     def points(self) -> int:
@@ -213,6 +268,13 @@ class RefundPlan:
     member: MemberChange
     entries: tuple[LedgerEntry, ...]
     lot_reductions: tuple[LotReduction, ...]
+    # The refund message's amount, the part applied to the order, and the excess beyond
+    # what was left to refund (capped: never reversed).
+    requested_amount: Decimal
+    applied_amount: Decimal
+    capped_amount: Decimal
+    # Points the refund would have reversed but that had already expired: gone, not taken.
+    expired_points: int
 
     @property
     def points(self) -> int:
@@ -382,17 +444,42 @@ class EarningBuilder:
         return sum(lot.points for lot in self.lots if lot.pending)
 
 
+def is_first_order(member: MemberState | None, order_id: str, occurred_at: datetime) -> bool:
+    """Whether this order is the member's first as far as the ledger knows: the earliest by
+    (occurredAt, orderId), whatever the order the messages were processed in."""
+    if member is None or member.order_count == 0:
+        return True
+    if member.first_order_at is None or member.first_order_id is None:
+        return False
+    return (occurred_at, order_id) < (member.first_order_at, member.first_order_id)
+
+
 def plan_order_award(
     rules: ProgramRules,
     member: MemberState | None,
     order: OrderCompleted,
     now: datetime,
     referral_code: str | None = None,
+    previous_first: PreviousFirstOrder | None = None,
 ) -> OrderAwardPlan:
     """Everything one completed order writes: purchase points, the first-purchase bonus,
-    order-count milestones, the order record, and (for an unknown member) the enrollment."""
+    order-count milestones, the order record, and (for an unknown member) the enrollment.
+
+    Queues do not keep order, so the member's first order is the earliest by occurredAt, not
+    the first processed: an order earlier than the recorded first one takes over (its bonus,
+    its referral code, the enrollment date of a member enrolled by an order). That needs the
+    previous first order (`previous_first`, read by the caller only in that case)."""
     calculation = purchase_points(rules, order)
     order_number = (member.order_count if member else 0) + 1
+    first = is_first_order(member, order.order_id, order.occurred_at)
+    handover: FirstOrderHandover | None = None
+    moved_bonus = 0
+    bonus = rules.first_purchase_bonus if first else 0
+    if first and member is not None and member.first_order_id is not None:
+        if previous_first is None or previous_first.record.order_id != member.first_order_id:
+            raise ValueError("an earlier first order needs the previous first order")
+        handover, moved_bonus, bonus = _hand_over_first_order(member, order, previous_first)
+
     builder = EarningBuilder(rules, order.member_id, now)
     purchase_lot = builder.earn(
         hold=True,
@@ -406,7 +493,6 @@ def plan_order_award(
             "seasonalMultiplier": str(calculation.seasonal_multiplier),
         },
     )
-    bonus = rules.first_purchase_bonus if order_number == 1 else 0
     bonus_lot = builder.earn(
         reason="first-purchase-bonus",
         points=bonus,
@@ -421,6 +507,23 @@ def plan_order_award(
         reference=order.order_id,
         details={"orderCount": str(order_number)},
     )
+    entries = list(builder.entries)
+    if handover is not None and handover.bonus_reduction is not None:
+        previous = handover.before
+        entries.append(
+            LedgerEntry(
+                entry_id=make_entry_id(
+                    order.occurred_at, previous.order_id, "first-purchase-bonus-moved"
+                ),
+                member_id=order.member_id,
+                type="reverse",
+                reason="first-purchase-bonus-moved",
+                points=-moved_bonus,
+                occurred_at=order.occurred_at,
+                reference=previous.order_id,
+                details={"toOrderId": order.order_id},
+            )
+        )
 
     tier_points_before = member.tier_points if member else 0
     new_member = None
@@ -432,16 +535,26 @@ def plan_order_award(
             referral_code=referral_code or new_referral_code(),
             tenure=tenure_schedule(rules, order.occurred_at),
         )
+    enrolled_at = None
+    if (
+        member is not None
+        and first
+        and member.enrolled_by == "order"
+        and order.occurred_at < member.enrolled_at
+    ):
+        enrolled_at = order.occurred_at
     change = MemberChange(
         member_id=order.member_id,
         expected_version=member.version if member else None,
-        tier=rules.tier_for(tier_points_before + builder.earned),
-        balance=builder.lot_points,
-        lot_total=builder.lot_points,
-        tier_points=builder.earned,
+        tier=rules.tier_for(tier_points_before + builder.earned - moved_bonus),
+        balance=builder.lot_points - moved_bonus,
+        lot_total=builder.lot_points - moved_bonus,
+        tier_points=builder.earned - moved_bonus,
         order_count=1,
         pending_points=builder.pending_points,
         new_member=new_member,
+        first_order=(order.order_id, order.occurred_at) if first else None,
+        enrolled_at=enrolled_at,
     )
     record = OrderRecord(
         order_id=order.order_id,
@@ -457,8 +570,51 @@ def plan_order_award(
         first_purchase_bonus=bonus,
         bonus_lot=bonus_lot,
         referral_code=order.referral_code,
+        first_order=first,
     )
-    return OrderAwardPlan(record, change, tuple(builder.entries), tuple(builder.lots))
+    return OrderAwardPlan(record, change, tuple(entries), tuple(builder.lots), handover)
+
+
+def _hand_over_first_order(
+    member: MemberState,
+    order: OrderCompleted,
+    previous_first: PreviousFirstOrder,
+) -> tuple[FirstOrderHandover, int, int]:
+    """The previous first order gives way to the earlier `order`: returns the handover, the
+    bonus points moved off the previous order's lot, and the bonus the new first order earns.
+
+    - previous bonus still open or spent (its lot live): it moves, so a full refund of the
+      earlier order reverses it, as if the messages had come in date order;
+    - previous bonus already reversed (that order was refunded in full): the earlier order
+      earns it afresh, as it would have in date order;
+    - otherwise (no bonus there, or its lot already settled by the expiry job or expired on
+      arrival): the bonus stays where it is (the earlier order's would have expired as
+      well) and the earlier order earns none: never two bonuses."""
+    previous = previous_first.record
+    lot = previous_first.bonus_lot
+    reduction = None
+    moved = 0
+    after = replace(previous, first_order=False)
+    if previous.bonus_reversed:
+        bonus = previous.first_purchase_bonus
+    elif previous.first_purchase_bonus and lot is not None and not lot.settled and lot.points:
+        moved = bonus = lot.points
+        reduction = LotReduction.of(lot, moved)
+        after = replace(after, first_purchase_bonus=0, bonus_lot=None)
+    else:
+        bonus = 0
+    tenure = None
+    schedule = previous_first.tenure
+    if (
+        member.enrolled_by == "order"
+        and order.occurred_at < member.enrolled_at
+        and schedule is not None
+        and schedule.step
+    ):
+        tenure = ScheduleChange(
+            "tenure", add_months(order.occurred_at, schedule.step), schedule.step
+        )
+    return FirstOrderHandover(previous, after, reduction, tenure), moved, bonus
 
 
 def plan_earning(
@@ -508,18 +664,22 @@ def plan_refund(
     order: OrderRecord,
     refund: OrderRefunded,
     now: datetime,
-    pending_lot_ids: frozenset[str] = frozenset(),
+    lots: Mapping[str, PointsLot],
 ) -> RefundPlan:
     """Reverse the order's purchase points in proportion to the cumulative refunded amount
     (rounded down, so several partial refunds never reverse more than one full refund), and
     the first-purchase bonus when the first order is refunded in full.
 
-    Points whose lot has already expired are not taken from the balance again (they were
-    spent or expired); they still come off the tier basis. Points still held for the return
-    window (`pending_lot_ids`, as the table says now) are cancelled: no debt can arise."""
+    - The amount is capped at what is left to refund of the order; the excess is recorded.
+    - Each reversal comes off the order's lot as it is now (`lots`, by lot id): points still
+      open or held, or spent (the balance goes negative: debt, which the member's other open
+      points and later earnings pay first). Points the expiry job has already expired are
+      gone: they are not taken again, neither from the balance nor from the tier basis."""
     if order.member_id != refund.member_id:
         raise InvalidMessage("memberId does not match the member of the refunded order")
-    refunded = order.refunded_amount + refund.amount
+    left_to_refund = max(order.eligible_amount - order.refunded_amount, Decimal("0.00"))
+    applied = min(refund.amount, left_to_refund)
+    refunded = order.refunded_amount + applied
     full = order.eligible_amount == 0 or refunded >= order.eligible_amount
     if full:
         target = order.purchase_points
@@ -536,36 +696,41 @@ def plan_refund(
 
     entries: list[LedgerEntry] = []
     reductions: list[LotReduction] = []
-    tier_reversed = 0
-    for ordinal, (reason, points, lot) in enumerate(reversals):
+    expired = 0
+    for ordinal, (reason, points, ref) in enumerate(reversals):
         if points <= 0:
             continue
-        tier_reversed += points
-        if lot is None or lot.expires_at <= now:
+        lot = lots.get(ref.lot_id) if ref is not None else None
+        taken = min(points, max(lot.reversible, 0)) if lot is not None else 0
+        expired += points - taken
+        if lot is None or taken == 0:
             continue
-        reductions.append(LotReduction(lot, points, pending=lot.lot_id in pending_lot_ids))
+        reductions.append(LotReduction.of(lot, taken))
+        details = {"refundId": refund.refund_id, "refundAmount": str(applied)}
+        if taken < points:
+            details["expiredNotReversed"] = str(points - taken)
         entries.append(
             LedgerEntry(
                 entry_id=make_entry_id(refund.occurred_at, refund.refund_id, reason, ordinal),
                 member_id=member.member_id,
                 type="reverse",
                 reason=reason,
-                points=-points,
+                points=-taken,
                 occurred_at=refund.occurred_at,
                 reference=order.order_id,
-                details={"refundId": refund.refund_id, "refundAmount": str(refund.amount)},
+                details=details,
             )
         )
-    balance_reversed = sum(r.points for r in reductions if not r.pending)
-    pending_reversed = sum(r.points for r in reductions if r.pending)
+    spendable = sum(r.points for r in reductions if not r.pending)
     change = MemberChange(
         member_id=member.member_id,
         expected_version=member.version,
-        tier=rules.tier_for(member.tier_points - tier_reversed),
-        balance=-balance_reversed,
-        lot_total=-balance_reversed,
-        tier_points=-tier_reversed,
-        pending_points=-pending_reversed,
+        tier=rules.tier_for(member.tier_points - sum(r.points for r in reductions)),
+        balance=-spendable,
+        lot_total=-spendable,
+        settled_earned=-sum(r.points for r in reductions if r.settled),
+        tier_points=-sum(r.points for r in reductions),
+        pending_points=-sum(r.points for r in reductions if r.pending),
     )
     after = replace(
         order,
@@ -574,7 +739,18 @@ def plan_refund(
         bonus_reversed=bonus_reversed,
         refund_count=order.refund_count + 1,
     )
-    return RefundPlan(refund.refund_id, order, after, change, tuple(entries), tuple(reductions))
+    return RefundPlan(
+        refund.refund_id,
+        order,
+        after,
+        change,
+        tuple(entries),
+        tuple(reductions),
+        requested_amount=refund.amount,
+        applied_amount=applied,
+        capped_amount=refund.amount - applied,
+        expired_points=expired,
+    )
 
 
 def plan_spend(

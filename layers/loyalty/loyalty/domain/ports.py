@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ from loyalty.domain.ledger import (
     OrderAwardPlan,
     OrderRecord,
     PointsLot,
+    PreviousFirstOrder,
     RefundPlan,
 )
 from loyalty.domain.members import EnrollmentPlan
@@ -32,7 +34,11 @@ class OrderLedger(Protocol):
         self, member_id: str, order_id: str
     ) -> tuple[MemberState | None, OrderRecord | None]: ...
 
-    def lot_is_pending(self, member_id: str, lot: LotRef) -> bool: ...
+    def get_lots(self, member_id: str, refs: Iterable[LotRef | None]) -> dict[str, PointsLot]:
+        """The named lots as they are now, by lot id."""
+        ...
+
+    def get_previous_first_order(self, member: MemberState) -> PreviousFirstOrder | None: ...
 
     def commit_order_award(self, plan: OrderAwardPlan, now: datetime) -> None:
         """Raises DuplicateEvent when the order was already recorded, ConcurrentUpdate when

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from loyalty.domain.errors import (
@@ -13,7 +14,7 @@ from loyalty.domain.errors import (
     InvalidMessage,
     OrderNotFound,
 )
-from loyalty.domain.ledger import plan_order_award, plan_refund
+from loyalty.domain.ledger import is_first_order, plan_order_award, plan_refund
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.ports import OrderLedger
 from loyalty.domain.rules import ProgramRules
@@ -31,6 +32,10 @@ class OrderOutcome:
     reference: str
     points: int
     enrolled: bool = False
+    # A refund's amount beyond what was left to refund of its order (never reversed), and
+    # the points it would have reversed that had already expired.
+    capped_amount: Decimal = Decimal("0.00")
+    expired_points: int = 0
 
 
 class OrderService:
@@ -71,7 +76,17 @@ class OrderService:
         member = self._ledger.get_member(order.member_id)
         if member is not None and member.erased:
             return OrderOutcome("closed", order.member_id, order.order_id, 0)
-        plan = plan_order_award(self._rules(), member, order, now)
+        previous_first = None
+        if (
+            member is not None
+            and member.first_order_id is not None
+            and is_first_order(member, order.order_id, order.occurred_at)
+        ):
+            # Rare: an order earlier than the recorded first one (queues do not keep order).
+            previous_first = self._ledger.get_previous_first_order(member)
+            if previous_first is None:
+                raise ConcurrentUpdate("the member's first order is not readable yet")
+        plan = plan_order_award(self._rules(), member, order, now, previous_first=previous_first)
         self._ledger.commit_order_award(plan, now)
         return OrderOutcome(
             "awarded", order.member_id, order.order_id, plan.points, enrolled=member is None
@@ -88,13 +103,14 @@ class OrderService:
             raise InvalidMessage("memberId does not match the member of the refunded order")
         if member.erased:
             return OrderOutcome("closed", refund.member_id, refund.refund_id, 0)
-        pending: frozenset[str] = frozenset()
-        held = [lot for lot in (order.purchase_lot,) if lot and lot.available_at is not None]
-        if held:
-            # Only with a return window: is the lot still held, as the table says now?
-            pending = frozenset(
-                lot.lot_id for lot in held if self._ledger.lot_is_pending(member.member_id, lot)
-            )
-        plan = plan_refund(self._rules(), member, order, refund, now, pending)
+        lots = self._ledger.get_lots(member.member_id, (order.purchase_lot, order.bonus_lot))
+        plan = plan_refund(self._rules(), member, order, refund, now, lots)
         self._ledger.commit_refund(plan, now)
-        return OrderOutcome("reversed", refund.member_id, refund.refund_id, plan.points)
+        return OrderOutcome(
+            "reversed",
+            refund.member_id,
+            refund.refund_id,
+            plan.points,
+            capped_amount=plan.capped_amount,
+            expired_points=plan.expired_points,
+        )
