@@ -36,6 +36,7 @@ from botocore.config import Config
 
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local.aws import BusEvent, LocalAws, LocalQueue, Message
+from devtools.local.effects import JobEffects
 from devtools.local.gateway import ApiRequest, ApiResponse, Gateway
 from devtools.local.runtime import Invocation, Runtime
 from devtools.local.streams import StreamReader, admitted, matches
@@ -145,6 +146,7 @@ class LocalStack:
         self._server_thread: threading.Thread | None = None
         self._reader: StreamReader | None = None
         self._export: IO[str] | None = None
+        self._effects: JobEffects | None = None  # what a job run changed, while one runs
         self._export_lock = threading.Lock()
         self._export_count = 0
         self._pending_events: list[BusEvent] = []
@@ -499,6 +501,8 @@ class LocalStack:
                     records = self._reader.read()
                     if records:
                         self._record_export(records)
+                        if self._effects is not None:
+                            self._effects.add(records)
                         self._deliver_stream(records)
                         progressed = True
                 for queue_id, consumers in self._queue_consumers().items():
@@ -977,11 +981,16 @@ class LocalStack:
             raise NotFound(str(error).strip('"')) from None
         moment = parse_now(now, schedule)
         with self.lock:
+            self.settle()  # what came before is not this run's doing
             before = self._invocations()
-            invocation = self.runtime.invoke(
-                schedule.function, self.scheduled_event(schedule, moment)
-            )
-            self.settle()
+            self._effects = effects = JobEffects()
+            try:
+                invocation = self.runtime.invoke(
+                    schedule.function, self.scheduled_event(schedule, moment)
+                )
+                self.settle()
+            finally:
+                self._effects = None
             return {
                 "schedule": schedule.short_name,
                 "key": schedule.key,
@@ -990,6 +999,7 @@ class LocalStack:
                 "result": invocation.result if invocation.error is None else None,
                 "error": str(invocation.error) if invocation.error else None,
                 "invocations": self._delta(before),
+                "effects": effects.summary(),
             }
 
     def run_jobs(
