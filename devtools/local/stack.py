@@ -226,8 +226,9 @@ class LocalStack:
             self.timings[name] = round(now - mark, 2)
             mark = now
 
+        # DynamoDB Local (a JVM) takes seconds to answer: launch it first, prepare everything
+        # that needs only its address meanwhile, and wait for it just before the table.
         self._start_dynamodb()
-        lap("dynamodb")
         self.aws = LocalAws()
         self.aws.start()
         self.aws.on_event = self._on_bus_event
@@ -257,8 +258,6 @@ class LocalStack:
         for queue, consumers in self._queue_consumers().items():
             if len(consumers) > 1:
                 self.log(f"{queue} has {len(consumers)} consumers; locally the first takes all")
-        self._ensure_table()
-        lap("table")
         for path in (self.wiring.root, *self._layer_dirs()):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
@@ -268,6 +267,12 @@ class LocalStack:
         for function, error in self.runtime.preload().items():
             self.log(f"warning: {function} cannot be loaded ({error}); its invocations fail")
         lap("functions")
+        if self._ddb is not None:
+            self._ddb.wait_ready()
+            self.dynamodb_startup_seconds = self._ddb.startup_seconds
+        lap("dynamodb")
+        self._ensure_table()
+        lap("table")
         self._start_stream()
         self.gateway = Gateway(
             self.wiring.routes,
@@ -325,10 +330,8 @@ class LocalStack:
         if self.is_aws:
             self.dynamodb_endpoint = None
             return
-        self._ddb = DynamoDBLocal()
-        self._ddb.start()
-        self.dynamodb_endpoint = self._ddb.endpoint_url
-        self.dynamodb_startup_seconds = self._ddb.startup_seconds
+        self._ddb = DynamoDBLocal(quick_start=True)
+        self.dynamodb_endpoint = self._ddb.launch()  # answers later: see wait_ready()
 
     def _credentials(self) -> dict[str, str]:
         if self.is_aws:

@@ -53,7 +53,8 @@ def test_the_printed_hints_work_as_pasted_on_another_port(
     assert port != cli.DEFAULT_PORT  # the test stack runs on a free port
     monkeypatch.setenv("LOYALTY_LOCAL_CWD", str(ROOT))
     text = banner(seeded, 1.0)
-    commands = [line.strip() for line in text.splitlines() if line.strip().startswith(".venv/bin/")]
+    program = cli.cli_command()  # .venv/bin/loyalty-local from the checkout's root
+    commands = [line.strip() for line in text.splitlines() if line.strip().startswith(program)]
     assert len(commands) == 3, text
     assert all(command.endswith(f" --port {port}") for command in commands)
     assert f"token alice --port {port})" in text
