@@ -19,6 +19,7 @@ are ignored (they are examples, not links).
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,8 +58,25 @@ class Problem:
 
 
 def markdown_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*.md")):
-        if not any(part in SKIP_DIRS for part in path.relative_to(root).parts):
+    """The repository's Markdown files: those git tracks or would (not ignored), or, outside a
+    git checkout, every one not under a virtualenv, node_modules or a cache."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", "*.md"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    inside_git = listed.returncode == 0 and (root / ".git").exists()
+    if inside_git:
+        names = {name for name in listed.stdout.decode().split("\0") if name}
+        paths = sorted(root / name for name in names)
+    else:
+        paths = sorted(root.rglob("*.md"))
+    for path in paths:
+        parts = path.relative_to(root).parts
+        if path.is_file() and not any(
+            part in SKIP_DIRS or part.startswith(".venv") for part in parts
+        ):
             yield path
 
 

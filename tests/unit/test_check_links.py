@@ -31,6 +31,9 @@ def test_good_links_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "```bash\n[not a link](nowhere.md)\n```\n",
         guide="# Guide\n\n## Order messages\n\nBack to the [readme](../README.md).\n",
     )
+    for ignored in (".venv-fuzz/lib", "tools/node_modules/pkg"):
+        (root / ignored).mkdir(parents=True)
+        (root / ignored / "README.md").write_text("[gone](../../nowhere.md)\n")
     assert check(root) == []
     assert main([str(root)]) == 0
     assert "links ok: 2 Markdown files" in capsys.readouterr().out
