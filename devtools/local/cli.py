@@ -6,7 +6,7 @@
     loyalty-local order --refund --order-id o-1 --member alice --amount 10.00
     loyalty-local jobs --now 2027-03-01      run the daily jobs as on that day
     loyalty-local member alice               the member and their ledger
-    loyalty-local stream export stream.jsonl / stream replay stream.jsonl
+    loyalty-local stream export /tmp/s.jsonl / stream replay /tmp/s.jsonl
     loyalty-local dlq [--redrive]            dead-lettered messages
 
 Every command but `up` talks to a running stack over HTTP: --url or --port when given, else
