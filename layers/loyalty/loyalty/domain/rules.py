@@ -153,7 +153,30 @@ class ProgramRules(RulesModel):
         default_factory=lambda: [TenureMilestone(months=2, points=200)]
     )
     birthday_bonus: NonNegativeInt = 1500
-    tiers: list[TierRule] = Field(default_factory=_default_tiers)
+    tiers: list[TierRule] = Field(
+        default_factory=_default_tiers,
+        description="Exactly Bronze (from 0 points), Silver, Gold, in that order, with "
+        "strictly increasing minPoints.",
+        json_schema_extra={
+            "minItems": 3,
+            "maxItems": 3,
+            # (the document's TierRule: the rules are the body of PUT /admin/program)
+            "prefixItems": [
+                {
+                    "$ref": "#/components/schemas/TierRule",
+                    "properties": {"name": {"const": "Bronze"}, "minPoints": {"const": 0}},
+                },
+                {
+                    "$ref": "#/components/schemas/TierRule",
+                    "properties": {"name": {"const": "Silver"}, "minPoints": {"minimum": 1}},
+                },
+                {
+                    "$ref": "#/components/schemas/TierRule",
+                    "properties": {"name": {"const": "Gold"}, "minPoints": {"minimum": 2}},
+                },
+            ],
+        },
+    )
     expiry_months: int = Field(default=12, ge=1, le=120)
     expiry_warning_days: int = Field(default=30, ge=0, le=365)
     pending_hold_days: int = Field(default=0, ge=0, le=365)
