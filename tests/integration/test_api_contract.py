@@ -454,3 +454,43 @@ def test_a_reward_with_a_cost_below_one_is_a_422(snapshot):
     for cost in (0, -1):
         assert_error(send(1, {"name": "Mug", "kind": "product", "cost": cost}), 422)
     assert snapshot() == before
+
+
+# ---- found by the fuzzer (scripts/fuzz.sh) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"stock": False}, {"stock": "3"}, {"cost": True}, {"cost": "100"}, {"active": 1}],
+    ids=lambda change: repr(change),
+)
+def test_a_reward_with_a_value_of_another_json_type_is_a_422(change, snapshot):
+    """`"stock": false` was taken for 0: a JSON integer is a number, never a boolean."""
+    before = snapshot()
+    body = {"name": "Mug", "kind": "product", "cost": 100} | change
+    assert_error(send(1, body), 422)
+    assert snapshot() == before
+
+
+def test_a_reward_cost_written_as_a_whole_float_is_an_integer():
+    """JSON Schema's integer: 100.0 is one, as the document says."""
+    reply = send(1, {"name": "Mug", "kind": "product", "cost": 100.0})
+    assert reply.status == 201, reply.body
+    assert reply.body["cost"] == 100
+
+
+@pytest.mark.parametrize("field", ["reviewPoints", "expiryMonths", "version"])
+@pytest.mark.parametrize("value", [True, "12"])
+def test_a_program_number_of_another_json_type_is_a_422(field, value, snapshot):
+    document = admin("GET", "/admin/program").body
+    before = snapshot()
+    assert_error(admin("PUT", "/admin/program", body=document | {field: value}), 422)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("birthday", [0, 86400, 631152000])
+def test_a_birthday_given_as_a_number_is_a_422(birthday, snapshot):
+    """A number was read as a Unix timestamp; the document says YYYY-MM-DD."""
+    before = snapshot()
+    assert_error(enroll("m-9", birthday=birthday), 422)
+    assert snapshot() == before

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -28,7 +29,7 @@ from pydantic.config import JsonDict
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
-from loyalty.domain.rules import TierName
+from loyalty.domain.rules import JsonInt, TierName
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 # Path parameters, as the contract writes them (checked before any route runs).
@@ -83,6 +84,16 @@ class ApiModel(BaseModel):
         return hashlib.sha256(document.encode()).hexdigest()
 
 
+def _iso_date(value: object) -> object:
+    """A date is a "YYYY-MM-DD" string (not a number read as a timestamp)."""
+    if value is not None and not isinstance(value, (str, date)):
+        raise ValueError("must be a date string, YYYY-MM-DD")
+    return value
+
+
+Birthday = Annotated[date, BeforeValidator(_iso_date)]
+
+
 def _birthday(value: date | None) -> date | None:
     if value is not None and not date(1900, 1, 1) <= value <= date.today():
         raise ValueError("must be a past date after 1900-01-01")
@@ -102,7 +113,7 @@ class EnrollRequest(ApiModel):
     name: Name
     email: Email
     phone: Phone | None = None
-    birthday: date | None = Field(
+    birthday: Birthday | None = Field(
         default=None, description=_BIRTHDAY_DOC, json_schema_extra=_BIRTHDAY_SCHEMA
     )
     referral_code: ReferralCodeText | None = None
@@ -123,7 +134,7 @@ class ProfileUpdate(ApiModel):
     name: Name = Field(default=None)  # type: ignore[assignment]
     email: Email = Field(default=None)  # type: ignore[assignment]
     phone: Phone | None = None
-    birthday: date | None = Field(
+    birthday: Birthday | None = Field(
         default=None, description=_BIRTHDAY_DOC, json_schema_extra=_BIRTHDAY_SCHEMA
     )
     marketing_consent: StrictBool | None = None
@@ -286,11 +297,11 @@ class RewardUpsert(ApiModel):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     kind: RewardKind
-    cost: int = Field(ge=1, le=10_000_000)
+    cost: JsonInt = Field(ge=1, le=10_000_000)
     min_tier: TierName = "Bronze"
-    discount_percent: int | None = Field(default=None, ge=1, le=100)
-    stock: int | None = Field(default=None, ge=0)
-    active: bool = True
+    discount_percent: JsonInt | None = Field(default=None, ge=1, le=100)
+    stock: JsonInt | None = Field(default=None, ge=0)
+    active: StrictBool = True
 
 
 class AdminRewardBody(RewardBody):
