@@ -77,7 +77,18 @@ for caller in "admin ops-console loyalty/admin" "service storefront-backend loya
   read -r kind sub scope <<<"$caller"
   echo "==> schemathesis with a $kind token ($sub)"
   started=$SECONDS
-  if ! .venv-fuzz/bin/schemathesis --config-file devtools/schemathesis.toml run docs/openapi.json \
+  config=devtools/schemathesis.toml
+  if [[ "$kind" == member ]]; then
+    # A member may act only on itself: every memberId is theirs (the admin and service runs
+    # try any id).
+    config="$work/member.toml"
+    cat devtools/schemathesis.toml - >"$config" <<EOF_MEMBER
+
+[parameters]
+"path.memberId" = "$sub"
+EOF_MEMBER
+  fi
+  if ! .venv-fuzz/bin/schemathesis --config-file "$config" run docs/openapi.json \
     --url "$base" \
     --header "Authorization: Bearer $(token "$sub" ${scope:+"$scope"})" \
     --checks all --exclude-checks "$excluded" \
