@@ -5,7 +5,7 @@
 # checks, coverage + fuzzing + stateful phases, a fixed seed and a bounded number of examples.
 # Zero failures; the few exclusions, each with its reason, are in devtools/schemathesis.toml.
 # Arguments go to `schemathesis run` (e.g. --max-examples 5).
-#   FUZZ_EXAMPLES (default 25), FUZZ_SEED (default 11), FUZZ_PORT (default: a free port).
+#   FUZZ_EXAMPLES (default 100), FUZZ_SEED (default 11), FUZZ_PORT (default: a free port).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -93,7 +93,7 @@ EOF_MEMBER
     --header "Authorization: Bearer $(token "$sub" ${scope:+"$scope"})" \
     --checks all --exclude-checks "$excluded" \
     --phases coverage,fuzzing,stateful \
-    --max-examples "${FUZZ_EXAMPLES:-25}" \
+    --max-examples "${FUZZ_EXAMPLES:-100}" \
     --seed "${FUZZ_SEED:-11}" \
     --workers 1 \
     --no-color \
