@@ -61,6 +61,10 @@ def build_document() -> dict[str, Any]:
         for path, item in schema.get("paths", {}).items():
             target = paths.setdefault(path, {})
             for method, operation in item.items():
+                # A 204 has no body (the resolver documents the route's `None` as one).
+                for status, response in operation.get("responses", {}).items():
+                    if status == "204":
+                        response.pop("content", None)
                 if method in target:
                     raise MergeError(f"{method.upper()} {path} is declared twice ({code_uri})")
                 target[method] = operation

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Static checks: ruff lint, ruff format check, mypy.
+# Static checks: ruff lint, ruff format check, mypy, and the links of every Markdown file
+# (devtools/check_links.py: none broken, none leaving the repository).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
@@ -14,3 +15,4 @@ for fn in functions/*/; do
   [[ -n "$(find "$fn" -name '*.py' -print -quit)" ]] && targets+=("${fn%/}")
 done
 "$PY" -m mypy "${targets[@]}"
+"$PY" -m devtools.check_links

@@ -7,5 +7,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
+# The hints it prints name the command line tool relative to where you are now.
+export LOYALTY_LOCAL_CWD="$PWD"
 cd "$ROOT"
 exec "$ROOT/.venv/bin/loyalty-local" up "$@"

@@ -6,11 +6,13 @@
     loyalty-local order --refund --order-id o-1 --member alice --amount 10.00
     loyalty-local jobs --now 2027-03-01      run the daily jobs as on that day
     loyalty-local member alice               the member and their ledger
-    loyalty-local stream export stream.jsonl / stream replay stream.jsonl
+    loyalty-local stream export /tmp/s.jsonl / stream replay /tmp/s.jsonl
     loyalty-local dlq [--redrive]            dead-lettered messages
 
-Every command but `up` talks to a running stack over HTTP (--url, default
-http://127.0.0.1:8787, or LOYALTY_LOCAL_URL). See docs/local.md.
+Every command but `up` talks to a running stack over HTTP: --url or --port when given, else
+LOYALTY_LOCAL_URL, else the stack that `up` last started from this checkout (it writes its
+address to .venv/loyalty-local.json while it runs), else http://127.0.0.1:8787. See
+docs/local.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -26,21 +29,118 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 DEFAULT_PORT = 8787
 CHUNK_MESSAGES = 100
 CHUNK_RECORDS = 500
+MEMBER_ID = re.compile(r"^[A-Za-z0-9\-_.@]{1,64}$")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 NOW_ENV = "LOYALTY_LOCAL_NOW"  # the default of `up --now`: the stack's pinned clock
 
 
 class CliError(Exception):
     pass
+
+
+# ---- where the running stack is --------------------------------------------------------------
+
+
+def state_path() -> Path:
+    """Where `up` writes the address of the stack it runs: in the checkout's virtualenv (one per
+    clone, ignored by git), or LOYALTY_LOCAL_STATE."""
+    override = os.environ.get("LOYALTY_LOCAL_STATE")
+    return Path(override) if override else Path(sys.prefix) / "loyalty-local.json"
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_stack() -> dict[str, Any] | None:
+    """The state `up` wrote, if its process still runs."""
+    try:
+        state = json.loads(state_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("url"), str):
+        return None
+    return state if _alive(state.get("pid")) else None
+
+
+def write_state(url: str) -> None:
+    path = state_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"url": url, "pid": os.getpid()}) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # the hints carry --url when it matters; the state file is a convenience
+
+
+def clear_state() -> None:
+    """Remove the state file if it is this process's."""
+    path = state_path()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(state, dict) and state.get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def resolve_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The stack's URL and where it came from (for the error when nothing answers)."""
+    if getattr(args, "url", None):
+        return args.url, "--url"
+    if getattr(args, "port", None):
+        return f"http://127.0.0.1:{args.port}", "--port"
+    if os.environ.get("LOYALTY_LOCAL_URL"):
+        return os.environ["LOYALTY_LOCAL_URL"], "LOYALTY_LOCAL_URL"
+    state = running_stack()
+    if state is not None:
+        return state["url"], f"the stack started by `loyalty-local up` ({state_path()})"
+    return DEFAULT_URL, "the default"
+
+
+# ---- plain words -----------------------------------------------------------------------------
+
+_FORMATS = {
+    "email": "is not an email address (like name@shop.com)",
+    "memberId": "is not a member id (1 to 64 letters, digits, '-', '_', '.' or '@')",
+    "phone": "is not a phone number (digits, spaces, '+', '-', '.', brackets; 5 to 32 of them)",
+    "referralCode": "is not a referral code (4 to 32 letters and digits)",
+    "url": "is not a web address (http:// or https://)",
+    "month": "is not a month (YYYY-MM)",
+}
+_PATTERN = re.compile(r"String should match pattern '.*'$")
+_FIELD_PATTERN = re.compile(r"([A-Za-z0-9_.]+): String should match pattern '[^']*'")
+
+
+def plain(field: str, problem: str) -> str:
+    """A validation problem in words: the API's and the handlers' messages name the regular
+    expression a value failed; a shop owner wants to know what is expected instead."""
+    name = field.rsplit(".", 1)[-1]
+    if _PATTERN.search(problem):
+        return f"{name} {_FORMATS.get(name, 'is not in the expected format')}"
+    return f"{name}: {problem}"
+
+
+def plain_reason(text: str) -> str:
+    """A handler's reason (`... memberId: String should match pattern '...'; ...`) in words."""
+    return _FIELD_PATTERN.sub(lambda m: plain(m.group(1), "String should match pattern ''"), text)
 
 
 # ---- HTTP ----------------------------------------------------------------------------------
@@ -65,15 +165,22 @@ def request(
     except urllib.error.HTTPError as error:
         text = error.read().decode("utf-8", errors="replace")
         try:
-            message = json.loads(text).get("message", text)
+            document = json.loads(text)
+            message = str(document.get("message", text))
+            problems = [
+                plain(str(item.get("field", "")), str(item.get("problem", "")))
+                for item in document.get("errors") or []
+                if isinstance(item, dict)
+            ]
         except (ValueError, AttributeError):
-            message = text
-        raise CliError(f"{method} {path}: {error.code} {message}") from None
+            message, problems = text, []
+        detail = f" ({'; '.join(problems)})" if problems else ""
+        raise CliError(f"{method} {path}: {error.code} {message}{detail}") from None
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         reason = getattr(error, "reason", error)
         raise CliError(
             f"no local stack answers at {url} ({reason}). Start one with `bash scripts/run.sh` "
-            "(or `loyalty-local up`), or pass --url."
+            "(or `loyalty-local up`); if it runs on another port, pass --port or --url."
         ) from None
     if not expect_json:
         return payload
@@ -167,18 +274,48 @@ def _run_up(args: argparse.Namespace, stack: Any, began: float) -> int:
         print("\nstopped before it was up", file=sys.stderr)
         return 130
     try:
+        write_state(stack.base_url)
         print(banner(stack, time.monotonic() - began), flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         print("\nstopping ...", file=sys.stderr)
     finally:
+        clear_state()
         stack.stop()
     return 0
 
 
+def cli_command() -> str:
+    """How to run this command from the directory the user started `up` in (scripts/run.sh
+    passes it as LOYALTY_LOCAL_CWD): `.venv/bin/loyalty-local` from the checkout's root."""
+    executable = Path(sys.prefix) / "bin" / "loyalty-local"
+    if not executable.exists():
+        return "loyalty-local"
+    start = os.environ.get("LOYALTY_LOCAL_CWD") or os.getcwd()
+    try:
+        relative = os.path.relpath(executable, start)
+    except ValueError:
+        return str(executable)
+    return relative if not relative.startswith("..") else str(executable)
+
+
+def client_flag(base_url: str) -> str:
+    """What a pasted command needs to reach this stack: nothing at the default address,
+    `--port` on 127.0.0.1, `--url` elsewhere. (Without it the command would find this stack
+    through the state file too, but not while a second stack runs from the same checkout.)"""
+    base = base_url.rstrip("/")
+    if base == DEFAULT_URL:
+        return ""
+    parts = urlsplit(base)
+    if parts.scheme == "http" and parts.hostname == "127.0.0.1" and parts.port and not parts.path:
+        return f" --port {parts.port}"
+    return f" --url {base}"
+
+
 def banner(stack: Any, seconds: float) -> str:
     base = stack.base_url
+    cli, flag = cli_command(), client_flag(base)
     member = stack.mint_token("alice")
     service = stack.mint_token("storefront-backend", ["loyalty/service"])
     wiring = stack.wiring
@@ -218,11 +355,11 @@ def banner(stack: Any, seconds: float) -> str:
         f"       {base}/rewards",
         "",
         "Or with the command-line tool (another terminal):",
-        '  TOKEN=$(.venv/bin/loyalty-local token alice); curl -H "Authorization: Bearer '
+        f'  TOKEN=$({cli} token alice{flag}); curl -H "Authorization: Bearer '
         f'$TOKEN" {base}/members/alice/activity',
-        "  .venv/bin/loyalty-local order --member alice --amount 42.00",
-        "  .venv/bin/loyalty-local jobs --now 2027-03-01",
-        "  .venv/bin/loyalty-local member alice",
+        f"  {cli} order --member alice --amount 42.00{flag}",
+        f"  {cli} jobs --now 2027-03-01{flag}",
+        f"  {cli} member alice{flag}",
         "",
         "Ctrl-C to stop.",
     ]
@@ -257,14 +394,80 @@ def _now(url: str) -> str:
     return now if isinstance(now, str) else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def json_lines(text: str, name: str) -> list[Any]:
+    """One JSON document per non-blank line; a line that is not JSON is refused by number."""
+    documents = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            documents.append(json.loads(line))
+        except ValueError as error:
+            where = "standard input" if name == "-" else name
+            raise CliError(
+                f"line {number} of {where} is not JSON ({getattr(error, 'msg', error)}); "
+                "nothing was sent. Give one JSON object per line, a JSON list, or one object."
+            ) from None
+    return documents
+
+
+def money(text: str, *, refund: bool) -> str:
+    """--amount as the order message wants it (dollars and cents: "42.00"), or a plain refusal."""
+    hint = "write dollars and cents, e.g. --amount 42.00"
+    try:
+        value = Decimal(text.strip().removeprefix("$"))
+    except InvalidOperation:
+        raise CliError(f"--amount {text!r} is not an amount of money; {hint}") from None
+    if not value.is_finite():
+        raise CliError(f"--amount {text!r} is not an amount of money; {hint}")
+    if value < 0:
+        raise CliError(
+            f"--amount cannot be negative (got {text}). To give money back, send a refund: "
+            "order --refund --order-id ID --member ID --amount 5.00"
+        )
+    if refund and value == 0:
+        raise CliError("a refund of 0.00 gives nothing back; --amount is the money refunded")
+    if value != value.quantize(Decimal("0.01")):
+        raise CliError(f"--amount {text} has fractions of a cent; {hint}")
+    if value >= Decimal("10000000000"):
+        raise CliError(f"--amount {text} is more than the service accepts for one price")
+    return f"{value:.2f}"
+
+
+def member_id(text: str) -> str:
+    if not MEMBER_ID.match(text):
+        raise CliError(
+            f"--member {text!r} is not a member id: use 1 to 64 letters, digits, '-', '_', '.' "
+            "or '@' (the shop's customer id)"
+        )
+    return text
+
+
+def occurred_at(text: str | None, url: str) -> str:
+    if not text:
+        return _now(url)
+    try:
+        moment = (
+            datetime.fromisoformat(text)
+            if "T" in text or " " in text.strip()
+            else datetime.combine(date.fromisoformat(text), datetime.min.time())
+        )
+    except ValueError:
+        raise CliError(
+            f"--at {text!r} is not a date or time; write e.g. 2026-11-27 or 2026-11-27T10:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def order_messages(args: argparse.Namespace) -> list[Any]:
     if args.file:
         text = _read_input(args.file)
         try:
             document = json.loads(text)
         except ValueError:
-            # one message per line (JSON lines)
-            document = [json.loads(line) for line in text.splitlines() if line.strip()]
+            document = json_lines(text, args.file)  # one message per line (JSON lines)
         if isinstance(document, dict) and isinstance(document.get("Records"), list):
             return [record.get("body", "") for record in document["Records"]]
         return document if isinstance(document, list) else [document]
@@ -272,6 +475,9 @@ def order_messages(args: argparse.Namespace) -> list[Any]:
         raise CliError(
             "give --file, or --member and --amount (and --refund --order-id for a refund)"
         )
+    member = member_id(args.member)
+    amount = money(args.amount, refund=args.refund)
+    at = occurred_at(args.at, args.url)
     if args.refund:
         if not args.order_id:
             raise CliError("a refund needs --order-id (the order it refunds)")
@@ -280,24 +486,26 @@ def order_messages(args: argparse.Namespace) -> list[Any]:
                 "type": "order.refunded",
                 "orderId": args.order_id,
                 "refundId": args.refund_id or f"r-{uuid.uuid4().hex[:10]}",
-                "memberId": args.member,
-                "occurredAt": args.at or _now(args.url),
+                "memberId": member,
+                "occurredAt": at,
                 "currency": "USD",
-                "amount": args.amount,
+                "amount": amount,
             }
         ]
+    if args.quantity < 1:
+        raise CliError(f"--quantity is how many were bought: 1 or more (got {args.quantity})")
     message: dict[str, Any] = {
         "type": "order.completed",
         "orderId": args.order_id or f"o-{uuid.uuid4().hex[:10]}",
-        "memberId": args.member,
-        "occurredAt": args.at or _now(args.url),
+        "memberId": member,
+        "occurredAt": at,
         "currency": "USD",
         "lines": [
             {
                 "sku": args.sku,
                 "category": args.category,
                 "quantity": args.quantity,
-                "unitPrice": args.amount,
+                "unitPrice": amount,
             }
         ],
     }
@@ -335,7 +543,7 @@ def cmd_order(args: argparse.Namespace) -> int:
                 line += f" → {result['deadLetterQueue']}"
             print(line)
             if result.get("error") and result["status"] != "processed":
-                print(f"  {'':<14} {result['error']}")
+                print(f"  {'':<14} {plain_reason(str(result['error']))}")
         if failures:
             print(f"batchItemFailures of the first delivery: {len(failures)}")
     return 0 if all(r["status"] == "processed" for r in results) else 1
@@ -346,24 +554,31 @@ def cmd_order(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     jobs = args.job or ["all"]
+    dead_before = _dead_letters(args.url)
     runs: list[dict[str, Any]] = []
     for job in jobs:
         document = request(args.url, "POST", "/local/jobs", {"now": args.now, "job": job})
         runs.extend(document["runs"])
     if args.json:
         _print_json({"runs": runs})
-    else:
-        for run in runs:
-            status = "FAILED: " + run["error"] if run.get("error") else json.dumps(run["result"])
-            print(f"{run['schedule']:<12} {run['time']}  {run['function']}: {status}")
-            calls = ", ".join(
-                f"{name} ×{count}"
-                for name, count in run["invocations"].items()
-                if name != run["function"]
-            )
-            if calls:
-                print(f"{'':<12} then {calls}")
-    return 1 if any(run.get("error") for run in runs) else 0
+        return 1 if any(run.get("error") for run in runs) else 0
+    from devtools.local.effects import describe
+
+    for run in runs:
+        print(f"{run['schedule']} job, as on {run['time']}:")
+        if run.get("error"):
+            print(f"  FAILED: {run['error']}")
+        for line in describe(run.get("effects") or {}):
+            print(f"  {line}")
+    dead = _dead_letters(args.url) - dead_before
+    if dead > 0:
+        print(f"{dead} message(s) failed and went to a dead-letter queue: loyalty-local dlq")
+    return 1 if any(run.get("error") for run in runs) or dead > 0 else 0
+
+
+def _dead_letters(url: str) -> int:
+    document = request(url, "GET", "/local/dlq")
+    return sum(len(queue["messages"]) for queue in document["queues"])
 
 
 # ---- member --------------------------------------------------------------------------------
@@ -408,17 +623,39 @@ def cmd_member(args: argparse.Namespace) -> int:
 # ---- stream --------------------------------------------------------------------------------
 
 
+def export_target(name: str | None) -> Path | None:
+    """Where `stream export` writes: the file it is given (relative to the current directory),
+    `stream-export.jsonl` in a directory it is given, or standard output (no name, or `-`)."""
+    if name in (None, "-"):
+        return None
+    target = Path(name).expanduser()
+    if target.is_dir():
+        target = target / "stream-export.jsonl"
+    if not target.parent.is_dir():
+        raise CliError(f"cannot write {target}: no directory {target.parent}")
+    return target.resolve()
+
+
 def cmd_stream(args: argparse.Namespace) -> int:
     if args.action == "export":
+        target = export_target(args.file)
         data = request(args.url, "GET", "/local/stream/export", expect_json=False)
         count = data.count(b"\n")
-        if args.file == "-":
+        if target is None:
             sys.stdout.write(data.decode("utf-8"))
-        else:
-            Path(args.file).write_bytes(data)
-        print(f"{count} stream records exported to {args.file}", file=sys.stderr)
+            sys.stdout.flush()
+            print(f"{count} stream records written to standard output", file=sys.stderr)
+            return 0
+        try:
+            target.write_bytes(data)
+        except OSError as error:
+            raise CliError(f"cannot write {target}: {error.strerror or error}") from None
+        print(f"{count} stream records exported to {target}", file=sys.stderr)
         return 0
+    if args.file is None:
+        raise CliError("stream replay needs the file to replay (or '-' for standard input)")
     lines = [line for line in _read_input(args.file).splitlines() if line.strip()]
+    json_lines("\n".join(lines), args.file)  # refuse a broken file before sending any of it
     path = "/local/stream/replay"
     if args.function:
         path += f"?function={quote(args.function)}"
@@ -457,7 +694,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             for result in report["results"]:
                 print(f"  {result['status']:<14} {result['summary']}")
                 if result.get("error") and result["status"] != "processed":
-                    print(f"  {'':<14} {result['error']}")
+                    print(f"  {'':<14} {plain_reason(str(result['error']))}")
         return 0 if all(r["status"] == "processed" for r in report["results"]) else 1
     document = request(args.url, "GET", "/local/dlq")
     if args.json:
@@ -473,7 +710,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
             print(f"  {message['messageId']}  received {message['receiveCount']}x  {text[:100]}")
             if message.get("lastError"):
-                print(f"    last error: {message['lastError']}")
+                print(f"    last error: {plain_reason(str(message['lastError']))}")
     return 0
 
 
@@ -528,10 +765,14 @@ def parser() -> argparse.ArgumentParser:
 
     def client(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument(
+        where = command.add_mutually_exclusive_group()
+        where.add_argument(
             "--url",
-            default=os.environ.get("LOYALTY_LOCAL_URL", DEFAULT_URL),
-            help=f"the running stack (default {DEFAULT_URL}, or LOYALTY_LOCAL_URL)",
+            help="the running stack (default: LOYALTY_LOCAL_URL, else the stack `up` started "
+            f"from this checkout, else {DEFAULT_URL})",
+        )
+        where.add_argument(
+            "--port", type=int, help="the running stack's port on 127.0.0.1 (as given to `up`)"
         )
         command.add_argument("--json", action="store_true", help="print the raw JSON answer")
         return command
@@ -613,7 +854,12 @@ def parser() -> argparse.ArgumentParser:
 
     stream = client("stream", "export the table's stream records, or replay them")
     stream.add_argument("action", choices=("export", "replay"))
-    stream.add_argument("file", help="JSON lines file ('-': stdout/stdin)")
+    stream.add_argument(
+        "file",
+        nargs="?",
+        help="export: the file to write (a directory: stream-export.jsonl in it; none or '-': "
+        "standard output); replay: the JSON lines file to read ('-': standard input)",
+    )
     stream.add_argument("--function", help="replay to this stream consumer only")
     stream.set_defaults(handler=cmd_stream)
 
@@ -634,11 +880,35 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    source = None
+    if args.command != "up":
+        args.url, source = resolve_url(args)
     try:
         return int(args.handler(args))
     except CliError as error:
-        print(f"loyalty-local: {error}", file=sys.stderr)
+        message = str(error)
+        if source and message.startswith("no local stack answers"):
+            message += f" (The address came from {source}.)"
+        print(f"loyalty-local: {message}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`loyalty-local member alice | head`): stop quietly, and keep
+        # Python from complaining when it flushes stdout on the way out.
+        _silence_stdout()
+        return 141
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _silence_stdout() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -219,7 +219,9 @@ class Gateway:
                 outcome.route = route.key
                 return outcome
             authorizer = outcome
-        event = self.event(route, parameters, request, split.path or "/", split.query, authorizer)
+        # As API Gateway does, the function gets the path (and its parameters) decoded.
+        path = unquote(split.path or "/")
+        event = self.event(route, parameters, request, path, split.query, authorizer)
         invocation = self.invoke(route.function, event)
         if invocation.error is not None:
             return ApiResponse.json(

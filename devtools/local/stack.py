@@ -36,6 +36,7 @@ from botocore.config import Config
 
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local.aws import BusEvent, LocalAws, LocalQueue, Message
+from devtools.local.effects import JobEffects
 from devtools.local.gateway import ApiRequest, ApiResponse, Gateway
 from devtools.local.runtime import Invocation, Runtime
 from devtools.local.streams import StreamReader, admitted, matches
@@ -167,6 +168,7 @@ class LocalStack:
         self._server_thread: threading.Thread | None = None
         self._reader: StreamReader | None = None
         self._export: IO[str] | None = None
+        self._effects: JobEffects | None = None  # what a job run changed, while one runs
         self._export_lock = threading.Lock()
         self._export_count = 0
         self._pending_events: list[BusEvent] = []
@@ -250,8 +252,9 @@ class LocalStack:
             self.timings[name] = round(now - mark, 2)
             mark = now
 
+        # DynamoDB Local (a JVM) takes seconds to answer: launch it first, prepare everything
+        # that needs only its address meanwhile, and wait for it just before the table.
         self._start_dynamodb()
-        lap("dynamodb")
         self.aws = LocalAws()
         self.aws.start()
         self.aws.on_event = self._on_bus_event
@@ -281,8 +284,6 @@ class LocalStack:
         for queue, consumers in self._queue_consumers().items():
             if len(consumers) > 1:
                 self.log(f"{queue} has {len(consumers)} consumers; locally the first takes all")
-        self._ensure_table()
-        lap("table")
         for path in (self.wiring.root, *self._layer_dirs()):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
@@ -296,6 +297,12 @@ class LocalStack:
         for function, error in self.runtime.preload().items():
             self.log(f"warning: {function} cannot be loaded ({error}); its invocations fail")
         lap("functions")
+        if self._ddb is not None:
+            self._ddb.wait_ready()
+            self.dynamodb_startup_seconds = self._ddb.startup_seconds
+        lap("dynamodb")
+        self._ensure_table()
+        lap("table")
         self._start_stream()
         self.gateway = Gateway(
             self.wiring.routes,
@@ -353,10 +360,8 @@ class LocalStack:
         if self.is_aws:
             self.dynamodb_endpoint = None
             return
-        self._ddb = DynamoDBLocal()
-        self._ddb.start()
-        self.dynamodb_endpoint = self._ddb.endpoint_url
-        self.dynamodb_startup_seconds = self._ddb.startup_seconds
+        self._ddb = DynamoDBLocal(quick_start=True)
+        self.dynamodb_endpoint = self._ddb.launch()  # answers later: see wait_ready()
 
     def _credentials(self) -> dict[str, str]:
         if self.is_aws:
@@ -529,6 +534,8 @@ class LocalStack:
                     records = self._reader.read()
                     if records:
                         self._record_export(records)
+                        if self._effects is not None:
+                            self._effects.add(records)
                         self._deliver_stream(records)
                         progressed = True
                 for queue_id, consumers in self._queue_consumers().items():
@@ -1007,11 +1014,16 @@ class LocalStack:
             raise NotFound(str(error).strip('"')) from None
         moment = parse_now(now if now else self.now().replace(microsecond=0), schedule)
         with self.lock:
+            self.settle()  # what came before is not this run's doing
             before = self._invocations()
-            invocation = self.runtime.invoke(
-                schedule.function, self.scheduled_event(schedule, moment)
-            )
-            self.settle()
+            self._effects = effects = JobEffects()
+            try:
+                invocation = self.runtime.invoke(
+                    schedule.function, self.scheduled_event(schedule, moment)
+                )
+                self.settle()
+            finally:
+                self._effects = None
             return {
                 "schedule": schedule.short_name,
                 "key": schedule.key,
@@ -1020,6 +1032,7 @@ class LocalStack:
                 "result": invocation.result if invocation.error is None else None,
                 "error": str(invocation.error) if invocation.error else None,
                 "invocations": self._delta(before),
+                "effects": effects.summary(),
             }
 
     def run_jobs(

@@ -27,8 +27,10 @@ from loyalty.api.models import (
     ExportBody,
     ExportProfile,
     KpisBody,
+    MemberIdPath,
     MemberSearchResult,
     MemberViewBody,
+    RewardIdPath,
     RewardUpsert,
 )
 from loyalty.domain.errors import InvalidMessage
@@ -45,6 +47,9 @@ from loyalty.runtime import (
 
 logger = Logger()
 app = make_resolver()
+
+# A month of the calendar: years 0001 to 9999 (there is no year 0), months 01 to 12.
+MONTH_PATTERN = r"^(?:[1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])-(?:0[1-9]|1[0-2])$"
 
 IdempotencyKey = Annotated[
     str,
@@ -77,7 +82,7 @@ def _actor() -> str:
 
 
 @app.get("/members/<memberId>/export", responses=documented(None, 401, 403, 404), tags=["Privacy"])
-def export_member(memberId: str) -> ExportBody:
+def export_member(memberId: MemberIdPath) -> ExportBody:
     """Every personal field held about the member, and every ledger entry (GDPR/CCPA)."""
     export = privacy_service().export(memberId)
     return ExportBody(
@@ -91,7 +96,7 @@ def export_member(memberId: str) -> ExportBody:
     responses=documented((204, "Erased"), 401, 403, 404, 503),
     tags=["Privacy"],
 )
-def erase_member(memberId: str) -> Response[None]:
+def erase_member(memberId: MemberIdPath) -> Response[None]:
     """Erase the member's personal data and close the account: the balance is forfeited
     with an `adjust` entry; the ledger stays, anonymised; afterwards the member is 404."""
     privacy_service().erase(memberId, actor=_actor())
@@ -113,11 +118,11 @@ def find_members(email: Annotated[Email, Query()]) -> MemberSearchResult:
 
 @app.post(
     "/admin/members/<memberId>/adjustments",
-    responses=documented((201, "Adjusted"), 400, 401, 403, 404, 409, 422, 503),
+    responses=documented((201, "Adjusted"), 400, 401, 403, 404, 409, 415, 422, 503),
     tags=["Operators"],
 )
 def adjust_points(
-    memberId: str,
+    memberId: MemberIdPath,
     request: Annotated[AdjustmentRequest, Body()],
     idempotency_key: IdempotencyKey,
 ) -> Response[AdjustmentBody]:
@@ -148,11 +153,17 @@ def all_rewards() -> AdminRewardList:
 
 @app.put(
     "/admin/rewards/<rewardId>",
-    responses=documented((200, "Updated (201 when created)"), 400, 401, 403, 422, 503),
+    responses={
+        **documented((200, "Updated"), 400, 401, 403, 415, 422, 503),
+        201: {
+            "description": "Created",
+            "content": {"application/json": {"model": AdminRewardBody}},
+        },
+    },
     tags=["Operators"],
 )
 def put_reward(
-    rewardId: str,
+    rewardId: RewardIdPath,
     request: Annotated[RewardUpsert, Body()],
     reason: ChangeReason = None,
 ) -> Response[AdminRewardBody]:
@@ -179,7 +190,7 @@ def get_program() -> ProgramRules:
 
 @app.put(
     "/admin/program",
-    responses=documented(None, 400, 401, 403, 409, 422),
+    responses=documented(None, 400, 401, 403, 409, 415, 422, 503),
     tags=["Operators"],
 )
 def put_program(
@@ -198,7 +209,7 @@ def put_program(
 
 @app.get("/admin/audit", responses=documented(None, 400, 401, 403), tags=["Operators"])
 def audit_trail(
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditTrail:
     """A month's operator changes (YYYY-MM, this month by default), newest first."""

@@ -17,6 +17,7 @@ from loyalty.api.models import (
     ActivityPage,
     AwardBody,
     EnrollRequest,
+    MemberIdPath,
     MemberViewBody,
     ProfileUpdate,
     ReferralsBody,
@@ -45,7 +46,15 @@ def _view_body(view: Any) -> dict[str, Any]:
 
 
 @app.post(
-    "/members", responses=documented((201, "Enrolled"), 400, 401, 403, 409, 422), tags=["Members"]
+    "/members",
+    responses={
+        **documented((201, "Enrolled"), 400, 401, 403, 409, 415, 422, 503),
+        200: {
+            "description": "Already a member: profile updated, points unchanged",
+            "content": {"application/json": {"model": MemberViewBody}},
+        },
+    },
+    tags=["Members"],
 )
 def enroll(request: Annotated[EnrollRequest, Body()]) -> Response[MemberViewBody]:
     """Enroll a member (201), or update the profile of one already known (200, no points
@@ -62,26 +71,25 @@ def enroll(request: Annotated[EnrollRequest, Body()]) -> Response[MemberViewBody
 
 
 @app.get("/members/<memberId>", responses=documented(None, 401, 403, 404), tags=["Members"])
-def get_member(memberId: str) -> MemberViewBody:
+def get_member(memberId: MemberIdPath) -> MemberViewBody:
     """Balance, tier and progress, points expiring next, referral code."""
     return MemberViewBody.model_validate(member_service().view(memberId), from_attributes=True)
 
 
 @app.patch(
     "/members/<memberId>",
-    responses=documented(None, 400, 401, 403, 404, 409, 422),
+    responses=documented(None, 400, 401, 403, 404, 409, 415, 422, 503),
     tags=["Members"],
 )
 def update_member(
-    memberId: str,
+    memberId: MemberIdPath,
     changes: Annotated[ProfileUpdate, Body()],
 ) -> MemberViewBody:
-    """Change name, email, phone or birthday; `null` removes phone or birthday."""
+    """Change name, email, phone, birthday or marketing consent; `null` removes phone or
+    birthday (and is refused for name and email, which cannot be removed)."""
     given = {name: getattr(changes, name) for name in changes.model_fields_set}
     if "email" in given and given["email"] is not None:
         given["email"] = normalize_email(given["email"])
-    if given.get("name", "") is None or given.get("email", "") is None:
-        raise BadRequest("name and email cannot be removed")
     view = member_service().update_profile(memberId, given)
     return MemberViewBody.model_validate(view, from_attributes=True)
 
@@ -92,7 +100,7 @@ def update_member(
     tags=["Members"],
 )
 def activity(
-    memberId: str,
+    memberId: MemberIdPath,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ActivityPage:
@@ -112,7 +120,7 @@ def activity(
 @app.get(
     "/members/<memberId>/referrals", responses=documented(None, 401, 403, 404), tags=["Members"]
 )
-def referrals(memberId: str) -> ReferralsBody:
+def referrals(memberId: MemberIdPath) -> ReferralsBody:
     """The member's referral code and the referrals made with it."""
     return ReferralsBody.model_validate(member_service().referrals(memberId), from_attributes=True)
 
@@ -128,11 +136,11 @@ def rewards() -> RewardList:
 
 @app.post(
     "/members/<memberId>/reviews",
-    responses=documented((201, "Awarded"), 400, 401, 403, 404, 409, 422),
+    responses=documented((201, "Awarded"), 400, 401, 403, 404, 409, 415, 422, 503),
     tags=["Earning"],
 )
 def review(
-    memberId: str,
+    memberId: MemberIdPath,
     request: Annotated[ReviewRequest, Body()],
 ) -> Response[AwardBody]:
     """Award a product review (service token only): once per product per member."""
@@ -143,11 +151,11 @@ def review(
 
 @app.post(
     "/members/<memberId>/social-shares",
-    responses=documented((201, "Awarded"), 400, 401, 403, 404, 409, 422),
+    responses=documented((201, "Awarded"), 400, 401, 403, 404, 409, 415, 422, 503),
     tags=["Earning"],
 )
 def social_share(
-    memberId: str,
+    memberId: MemberIdPath,
     request: Annotated[ShareRequest, Body()],
 ) -> Response[AwardBody]:
     """Award a social share (service token only): once per URL, up to the monthly cap."""

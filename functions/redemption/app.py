@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty.api.http import documented, make_resolver, serve
-from loyalty.api.models import RedemptionBody, RedemptionRequest
+from loyalty.api.models import MemberIdPath, RedemptionBody, RedemptionRequest
 from loyalty.runtime import reward_service
 
 logger = Logger()
@@ -32,12 +32,12 @@ IdempotencyKey = Annotated[
 @app.post(
     "/members/<memberId>/redemptions",
     responses=documented(
-        (201, "Redeemed: points spent, coupon issued"), 400, 401, 403, 404, 409, 422, 503
+        (201, "Redeemed: points spent, coupon issued"), 400, 401, 403, 404, 409, 415, 422, 503
     ),
     tags=["Rewards"],
 )
 def redeem(
-    memberId: str,
+    memberId: MemberIdPath,
     request: Annotated[RedemptionRequest, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[RedemptionBody]:

@@ -143,3 +143,26 @@ def test_the_dashboard_draws_the_program_figures_and_charts(
         expect(page.locator("#chart-daily svg polyline")).to_have_count(3)
         # The accessible data table has a row per day.
         expect(page.locator("#chart-daily table tbody tr")).to_have_count(len(kpis["daily"]))
+
+
+def test_a_member_whose_id_has_an_at_sign_is_found_by_id_and_by_email(
+    page: Any, stack: Any, admin_api: Api
+) -> None:
+    member_id, email = "pat@shop.io", "pat.operator@example.com"
+    status, body = admin_api.call(
+        "POST", "members", {"memberId": member_id, "name": "Pat", "email": email}
+    )
+    assert status in (200, 201), body
+    member = admin_api.member(member_id)
+    sign_in(page, stack)
+
+    find(page, "Member id", member_id)
+
+    expect(page.get_by_role("heading", name=f"Member {member_id}")).to_be_visible()
+    expect(fact(page, "#member-facts", "Email")).to_have_text(email)
+    expect(fact(page, "#member-facts", "Balance")).to_have_text(f"{member['balance']:,}")
+
+    find(page, "Email", email)
+
+    expect(page.get_by_role("heading", name=f"Member {member_id}")).to_be_visible()
+    expect(fact(page, "#member-facts", "Email")).to_have_text(email)

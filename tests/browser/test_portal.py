@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -176,3 +177,34 @@ def test_the_portal_fits_a_phone(browser: Any, stack: Any) -> None:
         assert phone.errors == []
     finally:
         phone.context.close()
+
+
+AT_MEMBER = "pat@shop.io"  # the contract allows `@` in a member id; the page encodes it
+
+
+def test_a_member_whose_id_has_an_at_sign_uses_the_portal(page: Any, stack: Any) -> None:
+    service = Api(stack.base_url, stack.mint_token("storefront", ["loyalty/service"]))
+    status, body = service.call(
+        "POST", "members", {"memberId": AT_MEMBER, "name": "Pat", "email": "pat@example.com"}
+    )
+    assert status in (200, 201), body
+    admin = Api(stack.base_url, stack.mint_token("operator", ["loyalty/admin"]))
+    status, body = admin.call(
+        "POST",
+        f"admin/members/{quote(AT_MEMBER, safe='')}/adjustments",
+        {"points": 600, "reason": "welcome gesture"},
+        {"Idempotency-Key": "at-sign-welcome"},
+    )
+    assert status == 201, body
+    pat = Api(stack.base_url, stack.mint_token(AT_MEMBER))
+    before = pat.member(AT_MEMBER)["balance"]
+    assert before >= 600
+
+    sign_in(page, stack, AT_MEMBER)
+
+    expect(page.get_by_test_id("balance")).to_have_text(f"{before:,}")
+    expect(page.locator("#activity li.entry").first).to_contain_text("welcome gesture")
+    page.get_by_role("button", name=re.compile("^Redeem Free shipping")).click()
+    expect(page.locator("#coupon-code")).to_have_text(re.compile(r"\S{4,}"))
+    expect(page.get_by_test_id("balance")).to_have_text(f"{before - 500:,}")
+    assert pat.member(AT_MEMBER)["balance"] == before - 500

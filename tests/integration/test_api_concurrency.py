@@ -39,8 +39,35 @@ def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_thre
     assert statuses == [201] * 3 + [409] * (PROCESSES - 3), replies
     coupons = {body["couponCode"] for status, body in replies if status == 201}
     assert len(coupons) == 3
+    # Each answer is the balance its own redemption left (issue 11).
+    assert sorted(body["balance"] for status, body in replies if status == 201) == [0, 500, 1000]
     member = ledger.get_member("c-1")
     entries = ledger.list_entries("c-1")
     assert member.balance == 0
     assert member.balance == sum(entry.points for entry in entries)
     assert sum(1 for entry in entries if entry.type == "redeem") == 3
+
+
+def test_three_concurrent_redemptions_answer_the_balance_each_one_left(table_name):
+    """Three redemptions of 500 on 1500 points, at once: 1000, 500 and 0, in some order; the
+    stored redemptions (what a replay answers) say the same."""
+    order = completed("o-1", "c-3", ("13.50", 1), at="2026-11-10T10:00:00Z")
+    assert purchase_award.handler(sqs_event(order), FakeLambdaContext())["batchItemFailures"] == []
+    ledger = DynamoLedgerRepository(table_name)
+    assert ledger.get_member("c-3").balance == 1500
+
+    environment = lambda_environment()
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(3, mp_context=context) as pool:
+        barrier = manager.Barrier(3)
+        futures = [
+            pool.submit(redeem_in_process, environment, "c-3", "free-shipping", barrier)
+            for _ in range(3)
+        ]
+        replies = [future.result(timeout=120) for future in futures]
+
+    assert sorted(status for status, _ in replies) == [201, 201, 201], replies
+    assert sorted(body["balance"] for _, body in replies) == [0, 500, 1000], replies
+    stored = [ledger.get_redemption("c-3", body["redemptionId"]) for _, body in replies]
+    assert sorted(r.balance for r in stored if r is not None) == [0, 500, 1000]
+    assert ledger.get_member("c-3").balance == 0

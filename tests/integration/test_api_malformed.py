@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -186,8 +187,9 @@ def test_any_request_is_never_a_5xx_and_a_refusal_changes_nothing(
         assert snapshot() == before
 
 
+# A path member id is decoded once (docs/design.md): "%6D-1" is m-1, not a bad id.
 member_ids = st.text(min_size=1, max_size=100).filter(
-    lambda member_id: member_id not in KNOWN and "/" not in member_id
+    lambda member_id: unquote(member_id) not in KNOWN and "/" not in member_id
 )
 
 
@@ -196,7 +198,7 @@ member_ids = st.text(min_size=1, max_size=100).filter(
 @given(route=st.sampled_from(MEMBER_ROUTES), member_id=member_ids)
 @example(route=GET_MEMBER, member_id="M-1")
 @example(route=REDEEM, member_id="m-1 ")
-@example(route=PATCH_MEMBER, member_id="%6D-1")
+@example(route=PATCH_MEMBER, member_id="%256D-1")
 @example(route=REVIEW, member_id="../m-1")
 @example(route=SHARE, member_id="x" * 100)
 def test_a_bad_path_member_id_is_a_4xx_and_changes_nothing(route, member_id, snapshot):

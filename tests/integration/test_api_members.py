@@ -257,8 +257,8 @@ def test_patch_refuses_the_email_of_another_member(snapshot):
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"name": None}, 400),
-        ({"email": None}, 400),
+        ({"name": None}, 422),  # a failed validation is a 422 (issue 11)
+        ({"email": None}, 422),
         ({"name": ""}, 422),
         ({"email": "nope"}, 422),
         ({"tier": "Gold"}, 422),

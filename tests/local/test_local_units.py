@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devtools.local.gateway import Gateway
+from devtools.local.gateway import ApiRequest, Gateway
 from devtools.local.progress import Progress
 from devtools.local.runtime import Invocation
 from devtools.local.stack import StackClock, parse_now
@@ -211,3 +211,25 @@ def test_progress_bar_without_a_terminal() -> None:
     assert lines[0].startswith("seeding [") and "0/20" in lines[0]
     assert "20/20 100%" in lines[-1]
     assert len(lines) <= 12  # a line per tenth, not per step
+
+
+def test_the_function_gets_a_decoded_path_as_from_api_gateway() -> None:
+    """HTTP APIs hand the function a decoded rawPath and decoded pathParameters."""
+    seen: list[dict[str, Any]] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> Invocation:
+        seen.append(event)
+        return Invocation(function=function, result={"statusCode": 200, "body": "{}"})
+
+    spec = RouteSpec("GET", "/members/{memberId}", "F", "E", "Api", None)
+    api = Gateway([spec], {}, DevTokens(), invoke, dev_tokens_allowed=lambda peer: True)
+    for target, member_id in (
+        ("/members/pat%40shop.io?x=1", "pat@shop.io"),
+        ("/members/c%2D7741", "c-7741"),
+        ("/members/pat@shop.io", "pat@shop.io"),
+    ):
+        assert api.handle(ApiRequest("GET", target, [])).status == 200
+        event = seen.pop()
+        assert event["rawPath"] == f"/members/{member_id}"
+        assert event["requestContext"]["http"]["path"] == f"/members/{member_id}"
+        assert event["pathParameters"] == {"memberId": member_id}

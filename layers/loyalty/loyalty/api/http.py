@@ -10,10 +10,14 @@ import json
 import re
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,6 +25,7 @@ from loyalty.api.auth import Caller, Forbidden, RouteNotFound, Unauthorized, aut
 from loyalty.api.models import ErrorBody
 from loyalty.domain import errors
 from loyalty.domain.orders import MEMBER_ID_PATTERN
+from loyalty.domain.rewards import REWARD_ID_PATTERN
 
 logger = Logger(child=True)
 
@@ -33,8 +38,12 @@ class UnsupportedMediaType(errors.LoyaltyError):
     """A body that is not JSON."""
 
 
+class InvalidBody(errors.LoyaltyError):
+    """A JSON body that is not the route's documented object (an array, a string, null...)."""
+
+
 class InvalidMemberId(errors.LoyaltyError):
-    """A path memberId outside the contract's alphabet and length."""
+    """A path memberId (or rewardId) outside the contract's alphabet and length."""
 
 
 # Most specific first: the first class the error is an instance of decides.
@@ -45,6 +54,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (BadRequest, HTTPStatus.BAD_REQUEST),
     (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (InvalidMemberId, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (InvalidBody, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.MemberNotFound, HTTPStatus.NOT_FOUND),
     (errors.RewardNotFound, HTTPStatus.NOT_FOUND),
     (errors.InsufficientPoints, HTTPStatus.CONFLICT),
@@ -59,6 +69,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (errors.IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.InvalidMessage, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.ConcurrentUpdate, HTTPStatus.SERVICE_UNAVAILABLE),
+    (errors.StoreBusy, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 
 
@@ -68,8 +79,9 @@ _DESCRIPTIONS = {
     403: "Not allowed for this token",
     404: "Unknown member or route",
     409: "Conflicts with the member's state",
+    415: "The body is not application/json",
     422: "Invalid request",
-    503: "Busy member; retry",
+    503: "Busy (a concurrent update or a throttled write); retry after Retry-After seconds",
 }
 
 
@@ -132,6 +144,12 @@ def make_resolver() -> APIGatewayHttpResolver:
             _validation_details(error),
         )
 
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def _unsupported(_: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the request body must be application/json"
+        )
+
     @app.exception_handler(errors.LoyaltyError)  # type: ignore[untyped-decorator]
     def _domain(error: errors.LoyaltyError) -> Response[dict[str, Any]]:
         status = status_of(error)
@@ -154,17 +172,27 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 
 _MEMBER_ID = re.compile(MEMBER_ID_PATTERN)
+_REWARD_ID = re.compile(REWARD_ID_PATTERN)
+# Methods whose routes all take a JSON object body (the documented request model).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PARAMETER = re.compile(r"\{(\w+)\+?\}")
+
+
+def media_type(event: dict[str, Any]) -> str:
+    """The body's media type, lower-cased without parameters (media types are
+    case-insensitive); application/json when the request does not say."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    return headers.get("content-type", "application/json").split(";")[0].strip().lower()
 
 
 def parse_body(event: dict[str, Any]) -> Any:
-    """The JSON body, parsed once, strictly: only JSON (415 otherwise), UTF-8, and not so
-    deeply nested that parsing it would exhaust the stack (400). None without a body."""
+    """The JSON body, parsed once, strictly: only application/json (415 otherwise), UTF-8,
+    and not so deeply nested that parsing it would exhaust the stack (400). None without a
+    body."""
     raw = event.get("body")
     if not raw:
         return None
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    if media_type(event) != "application/json":
         raise UnsupportedMediaType("the request body must be application/json")
     try:
         data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw
@@ -178,9 +206,35 @@ def parse_body(event: dict[str, Any]) -> Any:
         raise BadRequest("the request body is nested too deeply") from None
 
 
-def screen(event: dict[str, Any]) -> Caller:
+def path_parameters(event: dict[str, Any]) -> dict[str, str]:
+    """The path parameters, decoded. API Gateway hands them over decoded; one still
+    percent-encoded (`pat%40shop.io`) is decoded here, once: no member id may contain `%`,
+    so decoding never turns a valid id into another one."""
+    given = event.get("pathParameters") or {}
+    return {str(k): unquote(str(v)) if "%" in str(v) else str(v) for k, v in given.items()}
+
+
+def _route_path(route_key: str, parameters: dict[str, str]) -> str | None:
+    """The request path rebuilt from the route key and the decoded parameters: the path the
+    resolver routes on, so every route reads the very id that was authorized."""
+    _, _, template = route_key.partition(" ")
+    if not template.startswith("/"):
+        return None
+    try:
+        return _PARAMETER.sub(lambda match: parameters[match.group(1)], template)
+    except KeyError:
+        return None
+
+
+def screen(event: dict[str, Any]) -> tuple[Caller, dict[str, Any]]:
     """Everything checked before a route runs: the caller and the route's policy, then the
-    body (JSON only) and the path's member id."""
+    body (a JSON object where the route takes one) and the path's member id. Returns the
+    caller and the event the route is resolved with: decoded path parameters and the body
+    as the JSON it was checked as."""
+    parameters = path_parameters(event)
+    routed = dict(event)
+    if parameters:
+        routed["pathParameters"] = parameters
     parsed: list[Any] = []
 
     def body() -> Any:
@@ -188,12 +242,29 @@ def screen(event: dict[str, Any]) -> Caller:
             parsed.append(parse_body(event))
         return parsed[0]
 
-    caller = authorize(event, body)
-    body()
-    member_id = (event.get("pathParameters") or {}).get("memberId")
+    caller = authorize(routed, body)
+    document = body()
+    member_id = parameters.get("memberId")
     if member_id is not None and not _MEMBER_ID.match(member_id):
         raise InvalidMemberId("memberId must be 1-64 characters of A-Z a-z 0-9 - _ . @")
-    return caller
+    reward_id = parameters.get("rewardId")
+    if reward_id is not None and not _REWARD_ID.match(reward_id):
+        raise InvalidMemberId(
+            "rewardId must be 1-64 characters of a-z 0-9 - _ . (a letter or digit first)"
+        )
+    method = str((event.get("requestContext") or {}).get("http", {}).get("method") or "")
+    method = method.upper() or str(event.get("routeKey") or "").partition(" ")[0]
+    if method in _BODY_METHODS and not isinstance(document, dict):
+        raise InvalidBody("the request body must be a JSON object")
+    path = _route_path(str(event.get("routeKey") or ""), parameters)
+    if path is not None:
+        routed["rawPath"] = path
+    if event.get("body"):
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        routed["headers"] = headers | {"content-type": "application/json"}
+        routed["body"] = json.dumps(document)
+        routed["isBase64Encoded"] = False
+    return caller, routed
 
 
 def serve(
@@ -202,7 +273,7 @@ def serve(
     """Screen, then route. A refusal is answered here, before validation or any route
     runs, so it changes nothing."""
     try:
-        caller = screen(event)
+        caller, routed = screen(event)
     except errors.LoyaltyError as refusal:
         status = status_of(refusal)
         logger.info("request refused", status=status.value, route=event.get("routeKey"))
@@ -214,7 +285,7 @@ def serve(
         }
     app.append_context(caller=caller)  # type: ignore[no-untyped-call]
     try:
-        return app.resolve(event, context)
+        return app.resolve(routed, context)
     finally:
         app.clear_context()  # type: ignore[no-untyped-call]
 

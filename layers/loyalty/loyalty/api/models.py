@@ -11,28 +11,54 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.orders import MEMBER_ID_PATTERN
-from loyalty.domain.rewards import RewardId, RewardKind
-from loyalty.domain.rules import TierName
+from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
+from loyalty.domain.rules import JsonInt, TierName
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
+# Path parameters, as the contract writes them (checked before any route runs).
+MemberIdPath = Annotated[
+    str,
+    Path(
+        pattern=MEMBER_ID_PATTERN,
+        min_length=1,
+        max_length=64,
+        description="The member's id: 1-64 characters of A-Z a-z 0-9 . _ @ - "
+        "(percent-encoded in the URL where needed: `pat%40shop.io`).",
+    ),
+]
+RewardIdPath = Annotated[
+    str,
+    Path(
+        pattern=REWARD_ID_PATTERN,
+        min_length=1,
+        max_length=64,
+        description="1-64 characters of a-z 0-9 - _ . , a letter or digit first.",
+    ),
+]
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _EMAIL = rf"^[^@\s\x00-\x1f]{{1,64}}@{_LABEL}(?:\.{_LABEL})+$"
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()\-.]{5,32}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 ReferralCodeText = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9]{4,32}$")
 ]
@@ -58,10 +84,28 @@ class ApiModel(BaseModel):
         return hashlib.sha256(document.encode()).hexdigest()
 
 
+def _iso_date(value: object) -> object:
+    """A date is a "YYYY-MM-DD" string (not a number read as a timestamp)."""
+    if value is not None and not isinstance(value, (str, date)):
+        raise ValueError("must be a date string, YYYY-MM-DD")
+    return value
+
+
+Birthday = Annotated[date, BeforeValidator(_iso_date)]
+
+
 def _birthday(value: date | None) -> date | None:
     if value is not None and not date(1900, 1, 1) <= value <= date.today():
         raise ValueError("must be a past date after 1900-01-01")
     return value
+
+
+_BIRTHDAY_DOC = "YYYY-MM-DD, from 1900-01-01 to today."
+# The schema's part of the range: the years 1900 to 2099 (today is checked by the server).
+_BIRTHDAY_SCHEMA: JsonDict = {
+    "pattern": r"^(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$",
+    "format": "date",
+}
 
 
 class EnrollRequest(ApiModel):
@@ -69,9 +113,11 @@ class EnrollRequest(ApiModel):
     name: Name
     email: Email
     phone: Phone | None = None
-    birthday: date | None = Field(default=None, description="YYYY-MM-DD")
+    birthday: Birthday | None = Field(
+        default=None, description=_BIRTHDAY_DOC, json_schema_extra=_BIRTHDAY_SCHEMA
+    )
     referral_code: ReferralCodeText | None = None
-    marketing_consent: bool | None = Field(
+    marketing_consent: StrictBool | None = Field(
         default=None,
         description="Opt-in to marketing events (birthday, milestone, tier, expiring points). "
         "Absent: no change (a new member has not opted in).",
@@ -81,11 +127,17 @@ class EnrollRequest(ApiModel):
 
 
 class ProfileUpdate(ApiModel):
-    name: Name | None = None
-    email: Email | None = None
+    """The fields to change; absent ones stay. `null` removes phone or birthday (name and
+    email cannot be removed: `null` is refused for them)."""
+
+    # Absent: None (a default is not validated); `null` is not a Name or an Email: a 422.
+    name: Name = Field(default=None)  # type: ignore[assignment]
+    email: Email = Field(default=None)  # type: ignore[assignment]
     phone: Phone | None = None
-    birthday: date | None = Field(default=None, description="YYYY-MM-DD")
-    marketing_consent: bool | None = None
+    birthday: Birthday | None = Field(
+        default=None, description=_BIRTHDAY_DOC, json_schema_extra=_BIRTHDAY_SCHEMA
+    )
+    marketing_consent: StrictBool | None = None
 
     _check_birthday = field_validator("birthday")(_birthday)
 
@@ -229,15 +281,27 @@ class AdjustmentBody(ApiModel):
 
 
 class RewardUpsert(ApiModel):
-    """A reward as the operator writes it; the id is the path's."""
+    """A reward as the operator writes it; the id is the path's. `discountPercent` is
+    required for kind `discount` and refused for the others."""
 
-    name: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"kind": {"const": "discount"}}},
+            "then": {
+                "required": ["discountPercent"],
+                "properties": {"discountPercent": {"type": "integer"}},
+            },
+            "else": {"properties": {"discountPercent": {"type": "null"}}},
+        }
+    )
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     kind: RewardKind
-    cost: int
+    cost: JsonInt = Field(ge=1, le=10_000_000)
     min_tier: TierName = "Bronze"
-    discount_percent: int | None = None
-    stock: int | None = None
-    active: bool = True
+    discount_percent: JsonInt | None = Field(default=None, ge=1, le=100)
+    stock: JsonInt | None = Field(default=None, ge=0)
+    active: StrictBool = True
 
 
 class AdminRewardBody(RewardBody):

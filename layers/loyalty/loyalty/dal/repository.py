@@ -24,6 +24,7 @@ from loyalty.domain.errors import (
     EmailTaken,
     InsufficientPoints,
     OutOfStock,
+    StoreBusy,
     VersionConflict,
 )
 from loyalty.domain.expiry import ExpiryPlan
@@ -828,7 +829,8 @@ class DynamoLedgerRepository:
 
     def commit_redemption(self, plan: RedemptionPlan, now: datetime) -> None:
         """One transaction: the redemption (its marker, keyed by the redemption id), the
-        profile (only if balance and tier still cover the reward), the entry, the coupon
+        profile (only if its balance is the one read and its tier still covers the
+        reward), the entry, the coupon
         (unique), and the stock when the reward has one."""
         recorded_at = format_instant(now)
         spend = plan.spend
@@ -851,14 +853,17 @@ class DynamoLedgerRepository:
                 "TableName": self.table_name,
                 "Key": _key(keys.member_pk(spend.member_id), keys.PROFILE_SK),
                 "UpdateExpression": "SET updatedAt = :now ADD balance :minus, debited :points",
+                # The balance exactly as read (and covering the cost: the plan checked it),
+                # so the balance the redemption leaves, answered and recorded, is exact.
                 "ConditionExpression": (
-                    "attribute_exists(PK) AND balance >= :points AND tierPoints >= :tierPoints"
+                    "attribute_exists(PK) AND balance = :read AND tierPoints >= :tierPoints"
                 ),
                 "ExpressionAttributeValues": _to_ddb(
                     {
                         ":now": recorded_at,
                         ":minus": -spend.points,
                         ":points": spend.points,
+                        ":read": plan.balance_after + spend.points,
                         ":tierPoints": plan.min_tier_points,
                     }
                 ),
@@ -883,7 +888,9 @@ class DynamoLedgerRepository:
         ]
         failures: dict[int, Exception] = {
             0: DuplicateEvent("the redemption has already been recorded"),
-            1: InsufficientPoints("the balance or tier no longer covers the reward"),
+            # The balance or tier changed since it was read: read again; the new plan
+            # refuses (InsufficientPoints, TierTooLow) if they no longer cover the reward.
+            1: ConcurrentUpdate("the balance changed since it was read"),
         }
         if plan.reward.stock is not None:
             failures[len(actions)] = OutOfStock(f"'{plan.reward.reward_id}' is out of stock")
@@ -1267,27 +1274,54 @@ class DynamoLedgerRepository:
     ) -> None:
         """Write all actions or none. `failures` names, by action index, the domain error a
         failed condition means; the business event's marker is action 0 by convention, so
-        by default its failing condition means the event was already recorded."""
+        by default its failing condition means the event was already recorded. A throttled
+        write is StoreBusy (nothing written; retry later)."""
         try:
             self.client.transact_write_items(
                 TransactItems=actions,  # type: ignore[arg-type]
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
-            meanings = (
-                failures
-                if failures is not None
-                else {0: DuplicateEvent("the event has already been recorded")}
-            )
-            for index, reason in enumerate(reasons):
-                if reason.get("Code") == "ConditionalCheckFailed" and index in meanings:
-                    raise meanings[index] from None
-            # Anything else (a version guard, a code collision, a conflicting transaction)
-            # is resolved by reading again and planning anew.
-            raise ConcurrentUpdate("the member changed during the write") from None
+            raise _write_error(error, failures) from None
+
+
+# The store's "not now" answers: throttled, over a request limit, or a write in conflict with
+# a transaction in flight. Nothing was written; the caller may try again shortly.
+_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+_BUSY_REASONS = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+
+
+def _write_error(error: ClientError, failures: Mapping[int, Exception] | None) -> Exception:
+    """The domain error a failed TransactWriteItems means (the ClientError itself if none)."""
+    code = error.response.get("Error", {}).get("Code")
+    if code in _BUSY_CODES:
+        return StoreBusy("the ledger is busy; try again shortly")
+    if code != "TransactionCanceledException":
+        return error
+    reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
+    meanings = (
+        failures
+        if failures is not None
+        else {0: DuplicateEvent("the event has already been recorded")}
+    )
+    for index, reason in enumerate(reasons):
+        if reason.get("Code") == "ConditionalCheckFailed" and index in meanings:
+            return meanings[index]
+    if any(reason.get("Code") in _BUSY_REASONS for reason in reasons):
+        return StoreBusy("the ledger is busy; try again shortly")
+    # Anything else (a version guard, a code collision, a conflicting transaction) is
+    # resolved by reading again and planning anew.
+    return ConcurrentUpdate("the member changed during the write")
 
 
 def _schedule_from_item(item: Item) -> Schedule:

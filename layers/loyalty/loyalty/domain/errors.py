@@ -68,3 +68,8 @@ class VersionConflict(LoyaltyError):
 
 class MemberErased(LoyaltyError):
     """The member's data was erased at their request: the account is closed."""
+
+
+class StoreBusy(LoyaltyError):
+    """The ledger's store refused the write for now (throttled, or a conflicting transaction
+    in flight): nothing was written; the same request may succeed in a moment."""

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 from loyalty.domain.calendar import utc
 from loyalty.domain.errors import InvalidMessage
 
-MEMBER_ID_PATTERN = r"^[A-Za-z0-9\-_.@]{1,64}$"
+MEMBER_ID_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
 _MONEY = re.compile(r"^\d{1,10}\.\d{2}$")
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]

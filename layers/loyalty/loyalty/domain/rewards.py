@@ -16,7 +16,8 @@ from loyalty.domain.ledger import MemberState, SpendPlan, plan_spend
 from loyalty.domain.rules import TIER_ORDER, ProgramRules, TierName
 
 RewardKind = Literal["discount", "free_shipping", "product"]
-RewardId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9\-_.]{0,63}$")]
+REWARD_ID_PATTERN = r"^[a-z0-9][a-z0-9\-_.]{0,63}$"
+RewardId = Annotated[str, StringConstraints(pattern=REWARD_ID_PATTERN)]
 
 _COUPON_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 

@@ -8,8 +8,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from annotated_types import Ge
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from loyalty.domain.calendar import black_friday, cyber_monday
 
@@ -19,7 +28,17 @@ TIER_ORDER: tuple[TierName, ...] = ("Bronze", "Silver", "Gold")
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 _NAMED_ANCHORS = {"black-friday": black_friday, "cyber-monday": cyber_monday}
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
+
+def _json_integer(value: object) -> object:
+    """An integer as JSON Schema has it: a number without a fraction (5 or 5.0), never a
+    boolean or a string ("5")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError("must be an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+NonNegativeInt = Annotated[int, Ge(0), BeforeValidator(_json_integer)]
 Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=8, decimal_places=4)]
 
 
@@ -85,12 +104,12 @@ class TierRule(RulesModel):
 
 
 class OrderMilestone(RulesModel):
-    order_count: int = Field(ge=1)
+    order_count: JsonInt = Field(ge=1)
     points: NonNegativeInt
 
 
 class TenureMilestone(RulesModel):
-    months: int = Field(ge=1, le=600)
+    months: JsonInt = Field(ge=1, le=600)
     points: NonNegativeInt
 
 
@@ -98,6 +117,20 @@ class ReferralRules(RulesModel):
     referrer_points: NonNegativeInt = 70
     referee_points: NonNegativeInt = 70
     referrer_monthly_cap: NonNegativeInt = 10
+
+
+def _tier_schema(name: str, min_points: JsonDict) -> JsonDict:
+    """The JSON Schema of the tier list's entry for `name` (the document's `tiers`)."""
+    return {
+        "type": "object",
+        "required": ["name", "minPoints"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"const": name},
+            "minPoints": min_points,
+            "benefits": {"type": "array", "items": {"type": "string"}},
+        },
+    }
 
 
 def _default_seasons() -> list[SeasonalWindow]:
@@ -137,8 +170,8 @@ class ProgramRules(RulesModel):
     """The whole rules document. `version` identifies the document each earned amount was
     computed with; it is recorded on every earn entry."""
 
-    version: int = Field(default=1, ge=1)
-    points_per_dollar: int = Field(default=100, ge=0, le=100_000)
+    version: JsonInt = Field(default=1, ge=1)
+    points_per_dollar: JsonInt = Field(default=100, ge=0, le=100_000)
     category_multipliers: dict[str, Multiplier] = Field(default_factory=dict)
     seasonal_multipliers: list[SeasonalWindow] = Field(default_factory=_default_seasons)
     first_purchase_bonus: NonNegativeInt = 150
@@ -153,10 +186,23 @@ class ProgramRules(RulesModel):
         default_factory=lambda: [TenureMilestone(months=2, points=200)]
     )
     birthday_bonus: NonNegativeInt = 1500
-    tiers: list[TierRule] = Field(default_factory=_default_tiers)
-    expiry_months: int = Field(default=12, ge=1, le=120)
-    expiry_warning_days: int = Field(default=30, ge=0, le=365)
-    pending_hold_days: int = Field(default=0, ge=0, le=365)
+    tiers: list[TierRule] = Field(
+        default_factory=_default_tiers,
+        description="Exactly Bronze (from 0 points), Silver, Gold, in that order, with "
+        "strictly increasing minPoints.",
+        json_schema_extra={
+            "minItems": 3,
+            "maxItems": 3,
+            "prefixItems": [
+                _tier_schema("Bronze", {"const": 0}),
+                _tier_schema("Silver", {"type": "integer", "minimum": 1}),
+                _tier_schema("Gold", {"type": "integer", "minimum": 2}),
+            ],
+        },
+    )
+    expiry_months: JsonInt = Field(default=12, ge=1, le=120)
+    expiry_warning_days: JsonInt = Field(default=30, ge=0, le=365)
+    pending_hold_days: JsonInt = Field(default=0, ge=0, le=365)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramRules:
