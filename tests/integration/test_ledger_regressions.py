@@ -186,3 +186,44 @@ def test_a_referral_code_on_the_first_order_counts_when_that_order_is_processed_
     assert view("c-1")["balance"] == 2000 + 1000 + 150 + 70
     referee_entries = [e for e in all_activity("c-1") if e["reason"] == "referral-referee"]
     assert [e["points"] for e in referee_entries] == [70]
+
+
+def test_two_first_order_codes_pay_one_referral_and_announce_the_refusal(
+    ledger, clock, table_name
+):
+    """Out of date order, the later-dated order's code completed first: the earlier order's
+    code (another referrer) is refused, recorded and announced, never paid a second time."""
+    clock.set("2026-10-21T12:00:00Z")
+    first_code = enroll("ref-1").body["referralCode"]
+    second_code = enroll("ref-2").body["referralCode"]
+    stream = StreamReader(table_name)
+    published = []
+
+    def deliver_stream():
+        records = stream.read()
+        event = delivered_to("ReferralCompletionFunction", records)
+        if event["Records"]:
+            response = referral_completion.handler(event, FakeLambdaContext())
+            assert response == {"batchItemFailures": []}
+        published.extend(delivered_to("EventsPublisherFunction", records)["Records"])
+
+    late = completed("o-late", "c-1", ("20.00", 1), at="2026-10-20T10:00:00Z")
+    play_orders(late | {"referralCode": first_code})
+    deliver_stream()
+    play_orders(
+        completed("o-early", "c-1", ("10.00", 1), at="2026-10-01T10:00:00Z")
+        | {"referralCode": second_code}
+    )
+    deliver_stream()
+    deliver_stream()  # the refusal's own record reaches the publisher's filter
+
+    assert (view("ref-1")["balance"], view("ref-2")["balance"]) == (70, 0)
+    referee_entries = [e for e in all_activity("c-1") if e["reason"] == "referral-referee"]
+    assert [e["points"] for e in referee_entries] == [70]
+    refusals = [
+        r["dynamodb"]["NewImage"]
+        for r in published
+        if r["dynamodb"]["NewImage"]["itemType"]["S"] == "referralRefusal"
+    ]
+    assert [(r["orderId"]["S"], r["code"]["S"]) for r in refusals] == [("o-early", second_code)]
+    assert "already completed by order 'o-late'" in refusals[0]["reason"]["S"]

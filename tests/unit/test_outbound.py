@@ -342,6 +342,20 @@ def changes_of_every_kind():
         (
             None,
             {
+                "PK": "MEMBER#c-2",
+                "SK": "REFERRAL-REFUSED#o-9",
+                "itemType": "referralRefusal",
+                "refereeId": "c-2",
+                "orderId": "o-9",
+                "code": "ZZZZZZZZ",
+                "reason": "unknown referral code",
+                "recordedAt": "2026-11-10T10:00:07Z",
+            }
+            | PERSONAL,
+        ),
+        (
+            None,
+            {
                 "PK": "PROMOTION#p",
                 "SK": "PROMOTION",
                 "itemType": "promotion",

@@ -10,6 +10,8 @@
 | spend (dedupe)        | MEMBER#<memberId>      | SPEND#<reference>                    |
 | one-time earning      | MEMBER#<memberId>      | REVIEW#<productId>, SHARE#<url hash>, ...|
 | referral (referrer's) | MEMBER#<referrerId>    | REFERRAL#<refereeId>                 |
+| referred (referee's)  | MEMBER#<refereeId>     | REFERRED (once per referred customer)|
+| referral refused      | MEMBER#<refereeId>     | REFERRAL-REFUSED#<orderId>           |
 | referral code         | REFCODE#<code>         | CODE                                 |
 | job schedule          | MEMBER#<memberId>      | SCHEDULE#birthday, SCHEDULE#tenure   |
 | expiry warning        | MEMBER#<memberId>      | WARNING#<lotId>                      |
@@ -77,6 +79,15 @@ REFERRAL_PREFIX = "REFERRAL#"
 
 def referral_sk(referee_id: str) -> str:
     return f"{REFERRAL_PREFIX}{referee_id}"
+
+
+# A referred customer's marker: a referral completes once per customer, whichever referrer
+# (two first-order codes can name two referrers when orders arrive out of date order).
+REFERRED_SK = "REFERRED"
+
+
+def referral_refusal_sk(order_id: str) -> str:
+    return f"REFERRAL-REFUSED#{order_id}"
 
 
 EMAIL_SK = "EMAIL"

@@ -4,6 +4,7 @@ in the same transaction as the points."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import date, datetime
@@ -780,14 +781,47 @@ class DynamoLedgerRepository:
                 ),
             }
         }
+        referred = {
+            "PK": keys.member_pk(plan.referee_id),
+            "SK": keys.REFERRED_SK,
+            "itemType": "referred",
+            "referrerId": plan.referrer_id,
+            "orderId": plan.order_id,
+            "recordedAt": recorded_at,
+        }
         actions = [
             referral,
+            _put(self.table_name, referred, must_be_new=True),
             *self._member_actions(plan.referrer, recorded_at),
             *self._member_actions(plan.referee, recorded_at),
             *[_put(self.table_name, _entry_item(entry, recorded_at)) for entry in plan.entries],
             *[_put(self.table_name, _lot_item(lot, recorded_at)) for lot in plan.lots],
         ]
-        self._transact(actions, {0: AlreadyRewarded("the referral was already completed")})
+        done = AlreadyRewarded("the referral was already completed")
+        self._transact(actions, {0: done, 1: done})
+
+    def referral_completed_by(self, referee_id: str) -> str | None:
+        """The order whose referral completed for this customer, if one did."""
+        item = self._get(keys.member_pk(referee_id), keys.REFERRED_SK)
+        return str(item["orderId"]) if item else None
+
+    def record_referral_refusal(
+        self, referee_id: str, order_id: str, code: str | None, reason: str, now: datetime
+    ) -> None:
+        """Once per order: the stream publishes it as `referral.refused`."""
+        refusal = {
+            "PK": keys.member_pk(referee_id),
+            "SK": keys.referral_refusal_sk(order_id),
+            "itemType": "referralRefusal",
+            "refereeId": referee_id,
+            "orderId": order_id,
+            "code": code,
+            "reason": reason,
+            "recordedAt": format_instant(now),
+        }
+        # Already there: recorded by an earlier delivery of the same stream record.
+        with contextlib.suppress(DuplicateEvent):
+            self._transact([_put(self.table_name, refusal, must_be_new=True)])
 
     # ---- rewards and redemptions ------------------------------------------------------------
 

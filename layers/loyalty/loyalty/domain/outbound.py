@@ -36,6 +36,7 @@ TIER_CHANGED: Final = "tier.changed"
 BIRTHDAY_BONUS_GRANTED: Final = "birthday.bonus-granted"
 MILESTONE_REACHED: Final = "milestone.reached"
 REFERRAL_COMPLETED: Final = "referral.completed"
+REFERRAL_REFUSED: Final = "referral.refused"
 PROMOTION_STARTED: Final = "promotion.started"
 
 DETAIL_TYPES: Final = (
@@ -49,12 +50,20 @@ DETAIL_TYPES: Final = (
     BIRTHDAY_BONUS_GRANTED,
     MILESTONE_REACHED,
     REFERRAL_COMPLETED,
+    REFERRAL_REFUSED,
     PROMOTION_STARTED,
 )
 
 # The `itemType`s that can produce an event (template.yaml's stream FilterCriteria lists the
 # same ones, so the publisher only wakes for them).
-SOURCE_ITEM_TYPES: Final = ("entry", "member", "expiryWarning", "referral", "promotion")
+SOURCE_ITEM_TYPES: Final = (
+    "entry",
+    "member",
+    "expiryWarning",
+    "referral",
+    "referralRefusal",
+    "promotion",
+)
 
 # Fields that are personal data: never copied into an event (the details are allow-lists;
 # this set is what the tests and `assert_no_personal_data` check against).
@@ -120,6 +129,8 @@ def events_for_change(
         return [_expiring_event(new, observed_at)] if old is None else []
     if item_type == "referral":
         return _referral_events(old, new, observed_at)
+    if item_type == "referralRefusal":
+        return [_referral_refused_event(new, observed_at)] if old is None else []
     if item_type == "promotion":
         return [_promotion_event(new, observed_at)] if old is None else []
     return []
@@ -221,6 +232,18 @@ def _referral_events(old: Image | None, new: Image, observed_at: str | None) -> 
         "points": _int(new.get("points")),
     }
     return [_event(new, REFERRAL_COMPLETED, detail)]
+
+
+def _referral_refused_event(refusal: Image, observed_at: str | None) -> OutboundEvent:
+    detail = {
+        "memberId": _text(refusal.get("refereeId")),
+        "occurredAt": _occurred_at(refusal, observed_at),
+        "refereeId": _text(refusal.get("refereeId")),
+        "orderId": _text(refusal.get("orderId")),
+        "referralCode": _text(refusal.get("code")),
+        "reason": _text(refusal.get("reason")),
+    }
+    return _event(refusal, REFERRAL_REFUSED, detail)
 
 
 def _promotion_event(promotion: Image, observed_at: str | None) -> OutboundEvent:

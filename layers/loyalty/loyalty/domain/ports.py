@@ -90,6 +90,12 @@ class ReferralStore(Protocol):
 
     def commit_referral(self, plan: ReferralPlan, now: datetime) -> None: ...
 
+    def referral_completed_by(self, referee_id: str) -> str | None: ...
+
+    def record_referral_refusal(
+        self, referee_id: str, order_id: str, code: str | None, reason: str, now: datetime
+    ) -> None: ...
+
 
 class DueIndex(Protocol):
     def due_members(

@@ -38,14 +38,19 @@ class ReferralService(RulesService[ReferralStore]):
             if referee is None:  # the order created the member: it exists by now
                 raise ConcurrentUpdate(f"member '{referee_id}' is not readable yet")
             if referee.erased:
-                return ReferralOutcome("refused", reason="the referred member was erased")
+                return self._refuse(
+                    referee_id, order_id, order_code, "the referred member was erased"
+                )
             decision = decide_referrer(referee, order_code, code_owner)
             if decision.referrer_id is None:
-                status = "none" if decision.refusal == "no referral" else "refused"
-                return ReferralOutcome(status, reason=decision.refusal)
+                if decision.refusal == "no referral":
+                    return ReferralOutcome("none", reason=decision.refusal)
+                return self._refuse(referee_id, order_id, order_code, decision.refusal)
             referrer = self._store.get_member(decision.referrer_id)
             if referrer is None or referrer.erased:
-                return ReferralOutcome("refused", reason="the referrer no longer exists")
+                return self._refuse(
+                    referee_id, order_id, order_code, "the referrer no longer exists"
+                )
             plan = plan_referral(
                 self._rules(),
                 referrer=referrer,
@@ -60,7 +65,16 @@ class ReferralService(RulesService[ReferralStore]):
             except ConcurrentUpdate:
                 continue
             except AlreadyRewarded:
-                return ReferralOutcome("duplicate", referrer.member_id)
+                completed_by = self._store.referral_completed_by(referee_id)
+                if completed_by in (None, order_id):
+                    return ReferralOutcome("duplicate", referrer.member_id)  # a redelivery
+                # Another order of theirs (processed first) already completed a referral.
+                return self._refuse(
+                    referee_id,
+                    order_id,
+                    order_code,
+                    f"the customer's referral was already completed by order '{completed_by}'",
+                )
             return ReferralOutcome(
                 "completed",
                 referrer.member_id,
@@ -69,3 +83,12 @@ class ReferralService(RulesService[ReferralStore]):
                 referee_points=plan.referee_points,
             )
         raise ConcurrentUpdate("the members kept changing during the referral")
+
+    def _refuse(
+        self, referee_id: str, order_id: str, code: str | None, reason: str | None
+    ) -> ReferralOutcome:
+        """Nothing is dropped silently: a refused referral is recorded once per order, and the
+        stream announces it (`referral.refused`)."""
+        reason = reason or "refused"
+        self._store.record_referral_refusal(referee_id, order_id, code, reason, self._clock())
+        return ReferralOutcome("refused", reason=reason)
