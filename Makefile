@@ -1,4 +1,4 @@
-.PHONY: bootstrap test run check validate scan build bench openapi routes clean
+.PHONY: bootstrap test run check validate scan build bench soak openapi routes clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -26,6 +26,9 @@ openapi:
 
 routes: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m devtools.routes --check
+
+soak:
+	bash scripts/soak.sh
 
 bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_orders
