@@ -385,12 +385,15 @@ def cmd_token(args: argparse.Namespace) -> int:
 # ---- order ---------------------------------------------------------------------------------
 
 
-def _now(url: str) -> str:
-    """The running stack's "now" (its clock may be pinned: `up --now`), else the wall clock."""
-    try:
-        now = request(url, "GET", "/local/status").get("now")
-    except CliError:
-        now = None
+def _now(url: str | None) -> str:
+    """The running stack's "now" at `url` (its clock may be pinned: `up --now`), else the
+    wall clock."""
+    now: Any = None
+    if url:
+        try:
+            now = request(url, "GET", "/local/status").get("now")
+        except CliError:
+            now = None
     return now if isinstance(now, str) else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -443,7 +446,7 @@ def member_id(text: str) -> str:
     return text
 
 
-def occurred_at(text: str | None, url: str) -> str:
+def occurred_at(text: str | None, url: str | None = None) -> str:
     if not text:
         return _now(url)
     try:
