@@ -48,9 +48,10 @@ def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_thre
     assert sum(1 for entry in entries if entry.type == "redeem") == 3
 
 
-def test_three_concurrent_redemptions_answer_the_balance_each_one_left(table_name):
+def test_three_concurrent_redemptions_answer_the_balance_each_one_left(table_name, clock):
     """Three redemptions of 500 on 1500 points, at once: 1000, 500 and 0, in some order; the
-    stored redemptions (what a replay answers) say the same."""
+    stored redemptions (what a replay answers) say the same. The services' clock is pinned
+    here and in the spawned processes (the order of 2026-11-10 never expires on arrival)."""
     order = completed("o-1", "c-3", ("13.50", 1), at="2026-11-10T10:00:00Z")
     assert purchase_award.handler(sqs_event(order), FakeLambdaContext())["batchItemFailures"] == []
     ledger = DynamoLedgerRepository(table_name)
