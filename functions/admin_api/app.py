@@ -213,7 +213,7 @@ def audit_trail(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditTrail:
     """A month's operator changes (YYYY-MM, this month by default), newest first."""
-    when = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC) if month else datetime.now(UTC)
+    when = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC) if month else None
     return AuditTrail(
         items=[
             AuditRecordBody.model_validate(item, by_alias=True)

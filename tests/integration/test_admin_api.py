@@ -161,6 +161,9 @@ def test_a_positive_adjustment_adds_points_with_the_operators_reason_and_an_audi
     )
     assert record["reason"] == "goodwill: parcel arrived late"
     assert record["details"]["points"] == "250"
+    # Without a month: the month of the services' clock (pinned to December 2026), not the
+    # machine's.
+    assert admin("GET", "/admin/audit").body["items"] == trail.body["items"]
     # The points count towards the tier like any earning, and expire like any earning.
     view = request_member("m-1")
     assert view["tierPoints"] == 250

@@ -30,6 +30,7 @@ from loyalty.domain.calendar import format_instant
 from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
 from loyalty.domain.rules import JsonInt, TierName
+from loyalty.services import clock
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 # Path parameters, as the contract writes them (checked before any route runs).
@@ -95,7 +96,8 @@ Birthday = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def _birthday(value: date | None) -> date | None:
-    if value is not None and not date(1900, 1, 1) <= value <= date.today():
+    # Today by the services' clock, in UTC (not the machine's local date).
+    if value is not None and not date(1900, 1, 1) <= value <= clock.utc_now().date():
         raise ValueError("must be a past date after 1900-01-01")
     return value
 

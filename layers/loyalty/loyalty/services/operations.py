@@ -121,8 +121,9 @@ class OperatorService(RulesService[OperatorStore]):
             return []
         return [member_view(self._rules(), member, lots)]
 
-    def audit_trail(self, month: datetime, limit: int) -> list[dict[str, Any]]:
-        return self._store.list_audit(month, limit)
+    def audit_trail(self, month: datetime | None, limit: int) -> list[dict[str, Any]]:
+        """A month's audit records; this month (by the services' clock) when none is given."""
+        return self._store.list_audit(month or self._clock(), limit)
 
 
 class ProgramService:
