@@ -295,6 +295,43 @@ def test_a_double_click_on_confirm_adjusts_once(page: Any, stack: Any, admin_api
     assert admin_api.member("double-click")["balance"] == 200
 
 
+def test_a_retry_after_a_lost_answer_adjusts_once(page: Any, stack: Any, admin_api: Api) -> None:
+    enroll(admin_api, "lost-answer")
+    open_member(page, stack, "lost-answer")
+    keys: list[str | None] = []
+
+    def lose_the_answer(route: Any) -> None:
+        # The API adjusts, then the connection drops before the page hears back.
+        keys.append(route.request.headers.get("idempotency-key"))
+        route.fetch()
+        route.abort("connectionreset")
+
+    page.route(re.compile(r"/adjustments$"), lose_the_answer)
+    review_adjustment(page, "120", "missing parcel")
+    page.get_by_role("button", name="Confirm adjustment").click()
+
+    expect(page.locator("#adjust-message")).to_contain_text("The adjustment may not have been made")
+    assert admin_api.member("lost-answer")["balance"] == 120
+    page.unroute(re.compile(r"/adjustments$"))
+    posts: list[Any] = []
+    page.on(
+        "request",
+        lambda request: (
+            posts.append(request.headers.get("idempotency-key"))
+            if request.method == "POST"
+            else None
+        ),
+    )
+    page.get_by_role("button", name="Confirm adjustment").click()
+
+    expect(page.locator("#adjust-message")).to_have_text(
+        "Adjusted by +120 points. The balance is now 120."
+    )
+    assert posts == keys, (posts, keys)
+    assert [e["points"] for e in adjust_entries(admin_api, "lost-answer")] == [120]
+    assert admin_api.member("lost-answer")["balance"] == 120
+
+
 def test_an_adjustment_below_zero_is_refused_in_words(
     page: Any, stack: Any, admin_api: Api
 ) -> None:
@@ -385,6 +422,7 @@ def test_erasing_a_member_needs_their_id_typed(page: Any, stack: Any, admin_api:
         "Member erase-me was erased: the balance is forfeited and the personal data removed."
     )
     expect(page.get_by_role("heading", name="Member erase-me")).to_be_hidden()
+    expect(page.get_by_role("textbox", name="Member id")).to_be_focused()
     status, _ = admin_api.call("GET", "members/erase-me")
     assert status == 404
 
@@ -585,6 +623,10 @@ def test_the_charts_are_named_once_and_their_tables_have_headers(page: Any, stac
 def test_the_console_has_no_accessibility_violations(
     page: Any, stack: Any, axe_script: Path
 ) -> None:
+    page.goto(stack.operator_url)
+    expect(page.get_by_label("Operator id")).to_be_visible()
+    assert axe_violations(page, axe_script) == []
+
     open_member(page, stack, "alice")
     expect(page.locator("#chart-tiers svg")).to_be_visible()
     expect(page.locator("#rewards-table tbody tr").first).to_be_visible()

@@ -393,7 +393,8 @@ async function eraseMember(event) {
     await api(`members/${encodeURIComponent(memberId)}`, { method: "DELETE" });
     $("member").hidden = true;
     say($("lookup-message"), `Member ${memberId} was erased: the balance is forfeited and the personal data removed.`, "success");
-    $("lookup-message").focus?.();
+    $("lookup-query").value = "";
+    $("lookup-query").focus();
     state.member = null;
     state.memberId = null;
   } catch (error) {
