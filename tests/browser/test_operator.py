@@ -548,6 +548,19 @@ def test_program_rules_are_saved_and_a_stale_edit_is_refused_in_words(
     current = admin_api.get("admin/program")
     assert (current["version"], current["pointsPerDollar"]) == (version, 90)
 
+    # Rules the API refuses: its reasons, field by field; nothing changes.
+    status, invalid = admin_api.call("PUT", "admin/program", {**current, "pointsPerDollar": -1})
+    assert status == 422, invalid
+    editor.fill(json.dumps({**current, "pointsPerDollar": -1}, indent=2))
+    page.get_by_role("button", name="Save rules").click()
+
+    message = page.locator("#program-message")
+    expect(message).to_contain_text(f"Not saved: {invalid['message']}")
+    expect(message.get_by_role("listitem")).to_have_text(
+        [f"{e['field'].removeprefix('body.')}: {e['problem']}" for e in invalid["errors"]]
+    )
+    assert admin_api.get("admin/program") == current
+
     # Someone else saves meanwhile; the page still edits the version it loaded.
     status, body = admin_api.call("PUT", "admin/program", {**current, "pointsPerDollar": 80})
     assert status == 200, body
@@ -615,6 +628,11 @@ def test_the_charts_are_named_once_and_their_tables_have_headers(page: Any, stac
     description = page.locator("#chart-tiers desc").text_content()
     assert description
     expect(chart).to_have_accessible_description(description)
+    # Narrowed to a phone, the charts are drawn again at the new width.
+    page.set_viewport_size(PHONE)
+    expect(page.locator("#chart-daily > svg")).to_have_attribute(
+        "viewBox", re.compile(r"^0 0 (2|3)\d\d ")
+    )
     # The hidden data table behind each chart: no empty header.
     for header in page.locator(".chart table th[scope=col]").all():
         assert header.text_content().strip(), header.evaluate("h => h.closest('figure').id")
