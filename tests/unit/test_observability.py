@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,55 @@ def test_tracing_follows_the_flag_as_powertools_does(monkeypatch):
     assert observability.tracing_enabled()
     monkeypatch.setenv("AWS_SAM_LOCAL", "true")
     assert not observability.tracing_enabled()
+
+
+METRIC_NAMES = {
+    value
+    for name, value in vars(observability).items()
+    if name.isupper() and isinstance(value, str) and name not in ("MAX_RECEIVE_COUNT",)
+}
+
+
+def _loyalty_metrics_of_the_dashboard() -> set[str]:
+    resources = load_template()["Resources"]
+    text = resources["LoyaltyDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    names: set[str] = set()
+    for widget in body["widgets"]:
+        for metric in widget["properties"]["metrics"]:
+            if isinstance(metric[0], str) and metric[0] == "Loyalty":
+                names.add(metric[1])
+            elif isinstance(metric[0], dict):
+                names.update(re.findall(r'MetricName="(\w+)"', metric[0]["expression"]))
+    return names
+
+
+def test_the_dashboard_and_alarms_use_the_metrics_the_code_emits():
+    assert _loyalty_metrics_of_the_dashboard() <= METRIC_NAMES
+    resources = load_template()["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        stats = [properties] + [
+            q["MetricStat"]["Metric"] for q in properties.get("Metrics", []) if "MetricStat" in q
+        ]
+        for metric in stats:
+            if metric.get("Namespace") != "Loyalty":
+                continue
+            assert metric["MetricName"] in METRIC_NAMES, name
+            for dimension in metric["Dimensions"]:
+                allowed = observability.DIMENSIONS.get(dimension["Name"])
+                if dimension["Name"] == "service":
+                    assert dimension["Value"] == os.environ["POWERTOOLS_SERVICE_NAME"]
+                elif allowed is not None:
+                    assert dimension["Value"] in allowed, name
+
+
+def test_the_redemption_5xx_alarm_watches_the_redemption_route():
+    from tests.support.api import REDEEM
+
+    alarm = load_template()["Resources"]["Redemption5xxAlarm"]["Properties"]
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions["route"] == REDEEM.key
+    assert dimensions["status_class"] == "5xx"

@@ -15,6 +15,7 @@ The names of the metrics and their meaning are listed in docs/operations.md ("Me
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
@@ -185,7 +186,12 @@ def tracing_enabled() -> bool:
 
 @functools.cache
 def tracer() -> Any:
-    """The Powertools tracer; built (and aws_xray_sdk imported) on first use only."""
+    """The Powertools tracer; built (and aws_xray_sdk imported) on first use only. None when the
+    X-Ray SDK is not installed: the function runs untraced (Lambda's own segment still shows
+    with EnableTracing=true) rather than failing to start."""
+    if importlib.util.find_spec("aws_xray_sdk") is None:
+        _logger.warning("tracing is on but aws_xray_sdk is not installed: no subsegments")
+        return None
     from aws_lambda_powertools import Tracer
 
     return Tracer()
@@ -207,7 +213,8 @@ def observed(
         logged = logger.inject_lambda_context(
             correlation_id_path=correlation_id_path, clear_state=True
         )(handler)
-        traced = tracer().capture_lambda_handler(logged) if tracing_enabled() else logged
+        active = tracer() if tracing_enabled() else None
+        traced = active.capture_lambda_handler(logged) if active is not None else logged
 
         @functools.wraps(handler)
         def run(event: Any, context: Any) -> Any:
