@@ -14,6 +14,7 @@ The names of the metrics and their meaning are listed in docs/operations.md ("Me
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib.util
 import os
@@ -201,6 +202,12 @@ def tracer() -> Any:
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
+# The handler running in this context ("functions.jobs.app.worker_handler"): the IAM test
+# (tests/integration/test_iam_against_code.py) attributes each AWS call to its function.
+running_handler: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "running_handler", default=None
+)
+
 
 def observed(
     logger: Logger, *, correlation_id_path: str | None = None
@@ -216,11 +223,15 @@ def observed(
         active = tracer() if tracing_enabled() else None
         traced = active.capture_lambda_handler(logged) if active is not None else logged
 
+        name = f"{handler.__module__}.{handler.__name__}"
+
         @functools.wraps(handler)
         def run(event: Any, context: Any) -> Any:
+            token = running_handler.set(name)
             try:
                 return traced(event, context)
             finally:
+                running_handler.reset(token)
                 try:
                     publish()
                 except Exception:  # metrics never fail the invocation
