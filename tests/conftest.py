@@ -31,6 +31,9 @@ from devtools.dynamodb_local import DynamoDBLocal
 from devtools.template import create_table, delete_table
 from tests.support.timetravel import FAKE_NOW_ENV, fake_now_of, stop_travel, travel
 
+# Fixtures shared by unit and integration tests: `emitted` (EMF metrics), `logs`.
+pytest_plugins = ["tests.support.observability"]
+
 TESTS_DIR = Path(__file__).resolve().parent
 INTEGRATION_DIR = TESTS_DIR / "integration"
 # Every test in these folders runs handlers or a local stack, which stamp business dates.
@@ -48,6 +51,13 @@ TEST_ENV = {
 }
 # Never let a developer's real AWS identity leak into tests.
 UNSET_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
+
+
+# At import too: the conftests below this one import handlers (whose Powertools Logger and
+# Metrics read POWERTOOLS_* when built) before pytest_configure runs.
+for _name in UNSET_ENV:
+    os.environ.pop(_name, None)
+os.environ.update(TEST_ENV)
 
 
 def _apply_test_env(mp: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from loyalty import observability
 from loyalty.api.http import current_caller, documented, make_resolver, serve
 from loyalty.api.models import (
     ActivityBody,
@@ -37,6 +39,7 @@ from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import describe_validation_error
 from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
+from loyalty.observability import observed
 from loyalty.runtime import (
     forget_rules,
     kpi_service,
@@ -136,6 +139,7 @@ def adjust_points(
         idempotency_key=idempotency_key,
         request_fingerprint=request.fingerprint(),
     )
+    observability.points_adjusted(result.points)
     logger.info("points adjusted", member_id=memberId, points=result.points)
     return _json(201, AdjustmentBody.model_validate(result, from_attributes=True))
 
@@ -231,6 +235,6 @@ def kpis() -> KpisBody:
     return KpisBody.model_validate(kpi_service().report(), from_attributes=True)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(app, event, context)

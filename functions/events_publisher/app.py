@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty.dal.events_bus import EventBus, stream_change
 from loyalty.domain.outbound import events_for_change, needs_marketing_consent
+from loyalty.observability import observed
 from loyalty.runtime import marketing_consents
 
 logger = Logger()
@@ -73,7 +74,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     _consents.clear()
     return process_partial_response(

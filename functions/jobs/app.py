@@ -26,10 +26,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import observability
 from loyalty.dal.keys import EXPIRY_SHARDS
 from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.schedules import ScheduledJob
+from loyalty.observability import observed
 from loyalty.runtime import expiry_service, promotions, scheduled_awards
 
 logger = Logger()
@@ -43,39 +45,66 @@ def _queue() -> WorkQueue:
     return WorkQueue(os.environ["WORK_QUEUE_URL"])
 
 
+def run_id_of(job: str, now: str) -> str:
+    """A run's id: the job and the schedule's time, so a retried schedule is the same run."""
+    return f"{job}-{now}"
+
+
 def _fan_out(job: str, event: dict[str, Any]) -> dict[str, Any]:
     now = format_instant(parse_instant(event["time"]))
-    _queue().send([{"job": job, "shard": shard, "now": now} for shard in range(EXPIRY_SHARDS)])
-    logger.info("job run queued", job=job, now=now, shards=EXPIRY_SHARDS)
+    run_id = run_id_of(job, now)
+    logger.append_keys(job=job, run_id=run_id)
+    _queue().send(
+        [
+            {"job": job, "shard": shard, "now": now, "runId": run_id}
+            for shard in range(EXPIRY_SHARDS)
+        ]
+    )
+    observability.job_run_queued(job)
+    logger.info("job run queued", now=now, shards=EXPIRY_SHARDS)
     return {"job": job, "now": now, "queued": EXPIRY_SHARDS}
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def expiry_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _fan_out("expiry", event)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def birthday_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _fan_out("birthday", event)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def tenure_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _fan_out("tenure", event)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def promotions_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = parse_instant(event["time"])
+    logger.append_keys(job="promotions", run_id=run_id_of("promotions", format_instant(now)))
     announced = promotions().announce(now)
     logger.info("promotions checked", now=format_instant(now), announced=announced)
     return {"now": format_instant(now), "announced": announced}
 
 
 def _process(record: SQSRecord, context: LambdaContext) -> None:
+    try:
+        _process_work(record, context)
+    except Exception:
+        receive_count = int(record.attributes.approximate_receive_count or 0)
+        observability.message_failed("job-work", receive_count)
+        raise
+
+
+def _process_work(record: SQSRecord, context: LambdaContext) -> None:
     work = json.loads(record.body)
     job, now = work["job"], parse_instant(work["now"])
+    # The run's id on every log line of its fan-out (messages queued before runs had ids: the
+    # id they would have had).
+    work["runId"] = work.get("runId") or run_id_of(job, work["now"])
+    logger.append_keys(job=job, run_id=work["runId"], shard=work.get("shard"))
     if job not in MEMBER_JOBS:
         raise ValueError(f"unknown job {job!r}")
     if "memberId" in work:
@@ -91,7 +120,8 @@ def _process_member(job: str, member_id: str, now: datetime) -> None:
         points = expiry_service().process_member(member_id, now)[0]
     else:
         points = scheduled_awards().process_member(cast(ScheduledJob, job), member_id, now)
-    logger.info("job member processed", job=job, member_id=member_id, points=points)
+    observability.job_members(job, processed=1, points=points)
+    logger.info("job member processed", member_id=member_id, points=points)
 
 
 def _process_shard(
@@ -104,7 +134,6 @@ def _process_shard(
         # The error's type only: its message may quote a profile field (personal data).
         logger.warning(
             "job member failed, set aside",
-            job=job,
             member_id=member_id,
             error=type(error).__name__,
         )
@@ -125,15 +154,23 @@ def _process_shard(
         )
     # Queued before the shard's message is acknowledged: if sending fails, SQS redelivers the
     # shard, whose members are processed again idempotently.
-    follow_ups = [{"job": job, "memberId": member, "now": work["now"]} for member in run.failed]
+    follow_ups = [
+        {"job": job, "memberId": member, "now": work["now"], "runId": work["runId"]}
+        for member in run.failed
+    ]
     if not run.done:
         follow_ups.append({**work, "cursor": run.cursor})
     if follow_ups:
         _queue().send(follow_ups)
+    observability.job_members(
+        job,
+        processed=run.members,
+        points=run.points,
+        set_aside=len(run.failed),
+        continued=not run.done,
+    )
     logger.info(
         "job shard processed",
-        job=job,
-        shard=shard,
         now=work["now"],
         members=run.members,
         points=run.points,
@@ -142,7 +179,7 @@ def _process_shard(
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def worker_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event,

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from loyalty.dal.events_bus import stream_attributes
 from loyalty.domain.calendar import parse_instant
 from loyalty.domain.kpis import EntryFact
+from loyalty.observability import observed
 from loyalty.runtime import kpi_projector
 
 logger = Logger()
@@ -58,7 +59,7 @@ def _project(records: list[dict[str, Any]]) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records") or []
     for start in range(0, len(records), RECORDS_PER_STEP):

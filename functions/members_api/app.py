@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import observability
 from loyalty.api.http import BadRequest, documented, make_resolver, serve
 from loyalty.api.models import (
     ActivityBody,
@@ -29,6 +31,7 @@ from loyalty.api.models import (
     encode_cursor,
 )
 from loyalty.domain.members import ProfileData, normalize_email
+from loyalty.observability import observed
 from loyalty.runtime import member_service, reward_service
 
 logger = Logger()
@@ -145,6 +148,7 @@ def review(
 ) -> Response[AwardBody]:
     """Award a product review (service token only): once per product per member."""
     award = member_service().award_review(memberId, request.product_id, request.review_id)
+    observability.points_awarded(award.points_awarded, "review")
     body = AwardBody(points_awarded=award.points_awarded, balance=award.balance)
     return _json(201, body.model_dump(by_alias=True))
 
@@ -160,10 +164,11 @@ def social_share(
 ) -> Response[AwardBody]:
     """Award a social share (service token only): once per URL, up to the monthly cap."""
     award = member_service().award_share(memberId, request.platform, request.url)
+    observability.points_awarded(award.points_awarded, "share")
     body = AwardBody(points_awarded=award.points_awarded, balance=award.balance)
     return _json(201, body.model_dump(by_alias=True))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(app, event, context)

@@ -18,8 +18,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import observability
 from loyalty.domain.errors import InvalidMessage, OrderNotFound
 from loyalty.domain.orders import parse_order_message
+from loyalty.observability import observed
 from loyalty.runtime import order_service
 
 logger = Logger()
@@ -29,29 +31,37 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> None:
+    # The message (and, once parsed, its order or refund) on every log line of this record.
+    logger.remove_keys(["order_id", "refund_id"])
+    logger.append_keys(message_id=record.message_id)
     try:
         message = parse_order_message(record.body)
+        logger.append_keys(order_id=message.order_id, refund_id=getattr(message, "refund_id", None))
         outcome = order_service().record(message)
     except InvalidMessage as error:
-        logger.warning("invalid order message", message_id=record.message_id, reason=str(error))
+        observability.count(observability.INVALID_MESSAGES)
+        logger.warning("invalid order message", reason=str(error))
+        _failed(record)
         raise
     except OrderNotFound as error:
-        logger.warning(
-            "refund before its order; will retry", message_id=record.message_id, reason=str(error)
-        )
+        observability.count(observability.REFUNDS_BEFORE_ORDER)
+        logger.warning("refund before its order; will retry", reason=str(error))
+        _failed(record)
         raise
+    except Exception:
+        _failed(record)
+        raise
+    observability.order_recorded(outcome.status, outcome.points)
     if outcome.capped_amount:
         # The refunds of an order add up to more than it cost: the excess reverses nothing.
         logger.warning(
             "refund capped at what was left to refund",
-            message_id=record.message_id,
             member_id=outcome.member_id,
             reference=outcome.reference,
             capped_amount=str(outcome.capped_amount),
         )
     logger.info(
         "order message recorded",
-        message_id=record.message_id,
         status=outcome.status,
         member_id=outcome.member_id,
         reference=outcome.reference,
@@ -61,7 +71,15 @@ def record_handler(record: SQSRecord) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+def _failed(record: SQSRecord) -> None:
+    """Counted as dead-lettered when this was the message's last receive (maxReceiveCount)."""
+    receive_count = int(record.attributes.approximate_receive_count or 0)
+    observability.message_failed("orders", receive_count)
+    if receive_count >= observability.MAX_RECEIVE_COUNT:
+        logger.error("order message failed on its last receive: dead-lettered")
+
+
+@observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

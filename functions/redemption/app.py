@@ -8,10 +8,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import observability
 from loyalty.api.http import documented, make_resolver, serve
 from loyalty.api.models import MemberIdPath, RedemptionBody, RedemptionRequest
+from loyalty.domain.errors import LoyaltyError
+from loyalty.observability import observed
 from loyalty.runtime import reward_service
 
 logger = Logger()
@@ -41,12 +45,17 @@ def redeem(
     request: Annotated[RedemptionRequest, Body()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[RedemptionBody]:
-    redemption = reward_service().redeem(
-        memberId,
-        request.reward_id,
-        idempotency_key=idempotency_key,
-        request_fingerprint=request.fingerprint(),
-    )
+    try:
+        redemption = reward_service().redeem(
+            memberId,
+            request.reward_id,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request.fingerprint(),
+        )
+    except LoyaltyError as refusal:
+        observability.redemption_refused(refusal)
+        raise
+    observability.redeemed(redemption.points_spent)
     body = RedemptionBody.model_validate(redemption, from_attributes=True)
     logger.info(
         "redeemed",
@@ -61,6 +70,6 @@ def redeem(
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(app, event, context)

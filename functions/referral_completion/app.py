@@ -18,7 +18,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import observability
 from loyalty.domain.calendar import parse_instant
+from loyalty.observability import observed
 from loyalty.runtime import referral_service
 
 logger = Logger()
@@ -37,6 +39,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         order_code=str(order["referralCode"]) if order.get("referralCode") else None,
         occurred_at=parse_instant(str(order["occurredAt"])),
     )
+    observability.points_awarded(outcome.referrer_points + outcome.referee_points, "referral")
     logger.info(
         "referral checked",
         member_id=order["memberId"],
@@ -46,7 +49,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

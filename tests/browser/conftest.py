@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devtools.template import delete_table
-from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Api, new_page
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Api, ensure_axe, new_page
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,12 @@ def chromium_path() -> str:
             pytest.fail(f"{reason}; CI must run the browser tests")
         pytest.skip(reason)
     return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe.min.js (axe-core pinned in tools/axe), for the accessibility checks."""
+    return ensure_axe()
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,12 @@
 """What the browser tests share: the system Chromium and how to launch it, the viewports, a
-fresh page, and a small JSON client to ask the API what a page should show."""
+fresh page, a small JSON client to ask the API what a page should show, and axe-core (pinned in
+tools/axe, installed with npm ci on first use) to check a page for accessibility violations."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,9 @@ from urllib.error import HTTPError
 from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AXE_DIR = REPO_ROOT / "tools" / "axe"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -88,3 +94,43 @@ def new_page(browser: Any, viewport: dict[str, int]) -> Any:
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
     return page
+
+
+def ensure_axe() -> Path:
+    """axe.min.js of the axe-core version tools/axe/package.json pins (npm ci when missing)."""
+    wanted = json.loads((AXE_DIR / "package.json").read_text())["dependencies"]["axe-core"]
+    installed = AXE_SCRIPT.parent / "package.json"
+    if AXE_SCRIPT.exists() and json.loads(installed.read_text()).get("version") == wanted:
+        return AXE_SCRIPT
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm not found on PATH; it installs axe-core for the browser tests")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=AXE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not AXE_SCRIPT.exists():
+        raise RuntimeError(f"npm ci in {AXE_DIR} failed:\n{result.stdout}\n{result.stderr}")
+    return AXE_SCRIPT
+
+
+def axe_violations(page: Any, script: Path) -> list[str]:
+    """Run axe-core (WCAG 2.x A and AA rules and best practices) over the page as it is now;
+    one line per violating node."""
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.add_script_tag(path=str(script))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                             "wcag22aa", "best-practice"]},
+            resultTypes: ["violations"],
+        })).violations"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}"
+        for v in violations
+        for node in v["nodes"]
+    ]

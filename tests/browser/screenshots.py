@@ -3,8 +3,9 @@
     PYTHONPATH=.:layers/loyalty .venv/bin/python -m tests.browser.screenshots [OUT_DIR]
 
 starts DynamoDB Local and the seeded local stack, drives the system Chromium and writes
-portal.png (1280x900), portal-mobile.png (390x844) and operator.png to OUT_DIR (default
-docs/screenshots). tests/browser/test_screenshots.py runs the same code on every test run.
+portal.png (1280x900), portal-mobile.png (390x844), operator.png (1280 wide: a member with the
+adjustment confirmation) and operator-mobile.png (390x844: the ledger on a phone) to OUT_DIR
+(default docs/screenshots). tests/browser/test_screenshots.py runs the same code on every test run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SIZES = {
     "portal.png": {"width": 1280, "height": 900},
     "portal-mobile.png": {"width": 390, "height": 844},
     "operator.png": {"width": 1280, "height": 900},
+    "operator-mobile.png": {"width": 390, "height": 844},
 }
 
 
@@ -35,7 +37,7 @@ def _context(browser: Any, viewport: dict[str, int]) -> Any:
 
 
 def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
-    """Write the three screenshots; returns them by name. Redeems free shipping as alice (so the
+    """Write the four screenshots; returns them by name. Redeems free shipping as alice (so the
     desktop portal shows a coupon): give it a stack whose state may change. The phone shot is
     erin's, whom the seed leaves on her way to the next tier (the progress bar shows)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,13 +70,37 @@ def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
     page.goto(stack.operator_url)
     page.get_by_label("Operator id").fill("operator")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#chart-tiers svg")).to_be_visible()
+    expect(page.locator("#chart-tiers > svg")).to_be_visible()
     page.get_by_role("textbox", name="Member id").fill("alice")
     page.get_by_role("button", name="Find").click()
     expect(page.locator("#ledger tbody tr").first).to_be_visible()
+    page.get_by_label("Points (negative to take away)").fill("250")
+    page.get_by_label("Reason (shown to the member; no personal data)").fill("late delivery")
+    page.get_by_role("button", name="Review adjustment").click()
+    expect(page.get_by_role("button", name="Confirm adjustment")).to_be_visible()
+    page.get_by_role("button", name="Confirm adjustment").blur()
+    # The member, from the top of the page to the adjustment's confirmation.
+    bottom = page.locator("#adjust-confirm").evaluate(
+        "node => node.getBoundingClientRect().bottom + window.scrollY"
+    )
+    height = max(SIZES["operator.png"]["height"], int(bottom) + 16)
+    page.screenshot(
+        path=paths["operator.png"],
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": SIZES["operator.png"]["width"], "height": height},
+    )
+    context.close()
+
+    context = _context(browser, SIZES["operator-mobile.png"])
+    page = context.new_page()
+    token = stack.mint_token("operator", scopes=["loyalty/admin"])
+    page.goto(f"{stack.operator_url}#token={token}")
+    page.get_by_role("textbox", name="Member id").fill("alice")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#ledger tbody tr").first).to_be_visible()
+    page.locator("#ledger-title").evaluate("node => node.scrollIntoView()")
     page.locator("#member").blur()
-    # The whole page: the member and the dashboard below it.
-    page.screenshot(path=paths["operator.png"], full_page=True)
+    page.screenshot(path=paths["operator-mobile.png"])
     context.close()
     return paths
 

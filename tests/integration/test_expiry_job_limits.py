@@ -207,7 +207,7 @@ def test_a_damaged_member_is_set_aside_and_the_rest_of_its_shard_is_served(
     failed = deliver(queue, job, time)
 
     # Only the damaged member's own message failed, and it names the member.
-    assert failed == [{"job": job, "memberId": damaged, "now": time}]
+    assert failed == [{"job": job, "memberId": damaged, "now": time, "runId": f"{job}-{time}"}]
     for member_id in (healthy_before, healthy_after):
         entries = ledger.list_entries(member_id)
         if job == "expiry":

@@ -296,3 +296,48 @@ def test_a_failing_step_is_retried_from_its_first_record_and_counts_once(
     deliver(admitted)
     total = sum(int(r["dynamodb"]["NewImage"]["points"]["N"]) for r in entries)
     assert kpis().body["pointsIssued"] == total
+
+
+# ---- the backfill (devtools/kpi_backfill.py) -------------------------------------------------
+
+
+def test_a_backfill_gives_the_figures_of_the_live_projection(
+    scenario, dynamodb_client, table_name, tmp_path
+):
+    from devtools.kpi_backfill import backfill, reset_projection
+
+    deliver(scenario.read())
+    live = kpis().body
+    state = tmp_path / "backfill.json"
+
+    # A table with history and no projection (as before the projector was deployed).
+    assert reset_projection(dynamodb_client, table_name) > 0
+    assert kpis().body != live
+    result = backfill(dynamodb_client, table_name, state_file=state, page_size=25)
+    assert kpis().body == live
+    assert result.entries > 0 and result.members == live["members"] + 1  # m-d, erased
+    assert not state.exists()
+
+    # Again over its own projection: the same figures (idempotent).
+    backfill(dynamodb_client, table_name, state_file=state, page_size=40)
+    assert kpis().body == live
+
+    # Interrupted after two pages, then resumed from the state file: the same figures.
+    class Interrupted(Exception):
+        pass
+
+    pages: list[int] = []
+
+    def stop_after_two(progress: Any) -> None:
+        pages.append(progress.scanned)
+        if len(pages) == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        backfill(
+            dynamodb_client, table_name, state_file=state, page_size=25, on_page=stop_after_two
+        )
+    assert state.exists()
+    resumed = backfill(dynamodb_client, table_name, state_file=state, page_size=25)
+    assert resumed.scanned > pages[-1]  # counted on from where it stopped
+    assert kpis().body == live

@@ -1,4 +1,5 @@
-// Operator page: member lookup with the ledger, and the program dashboard from GET /admin/kpis.
+// Operator console: members (lookup, ledger, referrals, point adjustments, export, erasure),
+// rewards, program rules, the audit trail and the program dashboard (GET /admin/kpis).
 // Static, no framework; every API text goes into the page through textContent.
 
 import { barChart, lineChart } from "./charts.js";
@@ -18,12 +19,27 @@ const dayLabel = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "sh
 const monthLabel = new Intl.DateTimeFormat(undefined, { month: "short", year: "numeric", timeZone: "UTC" });
 const monthShort = new Intl.DateTimeFormat(undefined, { month: "short", timeZone: "UTC" });
 
-const state = { config: null, apiBase: null, token: null, memberId: null, cursors: [null], page: 0 };
+const state = {
+  config: null,
+  apiBase: null,
+  token: null,
+  member: null,
+  memberId: null,
+  cursors: [null],
+  page: 0,
+  ledgerBusy: false,
+  adjustment: null, // {points, reason, key} while the confirmation is shown or the request runs
+  rewards: [],
+  program: null, // the document as last loaded (its version is the one a save is based on)
+  audit: [],
+  kpis: null,
+};
 
 class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, errors = []) {
     super(message);
     this.status = status;
+    this.errors = errors; // [{field, problem}] on a 422
   }
 }
 
@@ -43,29 +59,87 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-async function api(path) {
+async function api(path, { method = "GET", body, headers = {} } = {}) {
   let response;
   try {
     response = await fetch(new URL(path.replace(/^\//, ""), state.apiBase), {
-      headers: { Authorization: `Bearer ${state.token}` },
+      method,
+      headers: {
+        Authorization: `Bearer ${state.token}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "Could not reach the loyalty API.");
   }
-  const data = await response.json().catch(() => null);
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, data && typeof data.message === "string" ? data.message : `Request failed (${response.status}).`);
+    throw new ApiError(
+      response.status,
+      data && typeof data.message === "string" ? data.message : `Request failed (${response.status}).`,
+      data && Array.isArray(data.errors) ? data.errors : [],
+    );
   }
   return data;
 }
 
-// ---- member lookup ----------------------------------------------------------------------
+// A 401 anywhere ends the session; other errors are the caller's to show.
+function sessionEnded(error) {
+  if (error.status !== 401) return false;
+  signedOut("Your session has ended. Please sign in again.");
+  return true;
+}
+
+function say(node, text, kind = "") {
+  node.textContent = text;
+  node.className = `message${kind ? ` ${kind}` : ""}`;
+}
+
+// A random Idempotency-Key (crypto.randomUUID needs a secure context: fall back to random bytes).
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Validation errors beside their fields: `fields` maps an API field name ("points", "cost",
+// "minTier") to the id of its input; the error paragraph is `${inputId}-error`. Answers the
+// errors no field took.
+function clearFieldErrors(fields) {
+  for (const id of Object.values(fields)) {
+    $(id).removeAttribute("aria-invalid");
+    $(`${id}-error`).textContent = "";
+  }
+}
+
+function showFieldErrors(fields, errors) {
+  const rest = [];
+  let first = null;
+  for (const { field, problem } of errors) {
+    const name = String(field || "").split(".").pop();
+    const id = fields[name];
+    if (!id) {
+      rest.push(`${field}: ${problem}`);
+      continue;
+    }
+    const note = $(`${id}-error`);
+    note.textContent = note.textContent ? `${note.textContent}; ${problem}` : problem;
+    $(id).setAttribute("aria-invalid", "true");
+    first = first || $(id);
+  }
+  if (first) first.focus();
+  return rest;
+}
+
+// ---- members ----------------------------------------------------------------------------
 
 function fact(label, value) {
   return el("div", {}, el("dt", { text: label }), el("dd", { text: value }));
 }
 
-function showMember(member) {
+function renderMember(member) {
+  state.member = member;
   state.memberId = member.memberId;
   $("member-title").textContent = `Member ${member.memberId}`;
   const expiring = (member.expiring || [])
@@ -83,11 +157,44 @@ function showMember(member) {
     fact("Expiring", expiring || "Nothing"),
     fact("Referral code", member.referralCode || "—"),
     fact("Enrolled", member.enrolledAt ? utcDate.format(new Date(member.enrolledAt)) : "—"),
+    fact("Marketing consent", member.marketingConsent ? "Yes" : "No"),
   );
+}
+
+async function loadReferrals() {
+  const box = $("member-referrals");
+  try {
+    const r = await api(`members/${encodeURIComponent(state.memberId)}/referrals`);
+    box.replaceChildren(
+      fact("Completed", numbers.format(r.completed)),
+      fact("Pending", numbers.format(r.pending)),
+      fact("Points earned", numbers.format(r.pointsEarned)),
+    );
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    box.replaceChildren(fact("Referrals", `Unavailable: ${error.message}`));
+  }
+}
+
+function showMember(member) {
+  renderMember(member);
+  resetAdjustment();
+  say($("adjust-message"), "");
+  say($("privacy-message"), "");
+  $("erase-confirm").value = "";
+  $("erase-member").disabled = true;
   $("member").hidden = false;
   state.cursors = [null];
   state.page = 0;
-  return loadLedger();
+  return Promise.all([loadLedger(), loadReferrals()]);
+}
+
+// While a page loads, the pager buttons stay enabled but inert (aria-disabled): disabling the
+// focused button would drop keyboard focus to the page body.
+function setPagerBusy(busy) {
+  state.ledgerBusy = busy;
+  for (const id of ["ledger-prev", "ledger-next"]) $(id).setAttribute("aria-disabled", String(busy));
+  $("ledger").setAttribute("aria-busy", String(busy));
 }
 
 async function loadLedger() {
@@ -95,41 +202,58 @@ async function loadLedger() {
   const query = new URLSearchParams({ limit: String(LEDGER_PAGE_SIZE) });
   const cursor = state.cursors[state.page];
   if (cursor) query.set("cursor", cursor);
-  $("ledger-prev").disabled = true;
-  $("ledger-next").disabled = true;
-  const page = await api(`members/${encodeURIComponent(state.memberId)}/activity?${query}`);
+  setPagerBusy(true);
+  let page;
+  try {
+    page = await api(`members/${encodeURIComponent(state.memberId)}/activity?${query}`);
+  } finally {
+    setPagerBusy(false);
+  }
   body.replaceChildren(
     ...page.items.map((entry) =>
       el(
         "tr",
         { "data-entry": entry.entryId },
-        el("td", {}, el("time", { dateTime: entry.occurredAt, text: utcDateTime.format(new Date(entry.occurredAt)) })),
-        el("td", { text: entry.type }),
-        el("td", { text: entry.reason }),
-        el("td", { class: `num ${entry.points < 0 ? "minus" : "plus"}`, text: signed.format(entry.points) }),
-        el("td", { class: "ref", text: entry.reference }),
+        el("td", { "data-label": "When" }, el("time", { dateTime: entry.occurredAt, text: utcDateTime.format(new Date(entry.occurredAt)) })),
+        el("td", { "data-label": "Type", text: entry.type }),
+        el("td", { "data-label": "Reason", text: entry.reason }),
+        el("td", { "data-label": "Points", class: `num ${entry.points < 0 ? "minus" : "plus"}`, text: signed.format(entry.points) }),
+        el("td", { "data-label": "Reference", class: "ref", text: entry.reference }),
       ),
     ),
   );
   if (!page.items.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 5, text: "No entries." })));
   state.cursors[state.page + 1] = page.nextCursor || null;
-  $("ledger-prev").disabled = state.page === 0;
-  $("ledger-next").disabled = !page.nextCursor;
+  const focused = document.activeElement;
+  const prev = $("ledger-prev");
+  const next = $("ledger-next");
+  prev.disabled = state.page === 0;
+  next.disabled = !page.nextCursor;
+  // The first or the last page disables the button just used: keep focus in the pager.
+  if (focused === prev && prev.disabled && !next.disabled) next.focus();
+  if (focused === next && next.disabled && !prev.disabled) prev.focus();
   $("ledger-page").textContent = `Page ${state.page + 1}`;
+}
+
+function turnPage(delta) {
+  if (state.ledgerBusy) return;
+  state.page = Math.max(0, state.page + delta);
+  loadLedger().catch((error) => {
+    if (!sessionEnded(error)) setStatus(error.message);
+  });
 }
 
 async function lookup(by, query) {
   const message = $("lookup-message");
   const choices = $("lookup-choices");
   choices.hidden = true;
-  message.textContent = "Searching…";
-  message.className = "message";
+  say(message, "Searching…");
   try {
     if (by === "email") {
       const result = await api(`admin/members?${new URLSearchParams({ email: query })}`);
       if (!result.items.length) throw new ApiError(404, `No member with the email ${query}.`);
       if (result.items.length > 1) {
-        message.textContent = `${result.items.length} members share this email; choose one.`;
+        say(message, `${result.items.length} members share this email; choose one.`);
         choices.replaceChildren(
           ...result.items.map((member) => {
             const button = el("button", { type: "button", text: `${member.memberId} (${member.name || "no name"})` });
@@ -144,13 +268,401 @@ async function lookup(by, query) {
     } else {
       await showMember(await api(`members/${encodeURIComponent(query)}`));
     }
-    message.textContent = "";
+    say(message, "");
     $("member").focus();
   } catch (error) {
-    if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
+    if (sessionEnded(error)) return;
     $("member").hidden = true;
-    message.textContent = error.message;
-    message.className = "message error";
+    say(message, error.message, "error");
+  }
+}
+
+// ---- adjustments ------------------------------------------------------------------------
+
+const ADJUST_FIELDS = { points: "adjust-points", reason: "adjust-reason" };
+
+function resetAdjustment() {
+  state.adjustment = null;
+  $("adjust-confirm").hidden = true;
+  $("adjust-go").disabled = false;
+  clearFieldErrors(ADJUST_FIELDS);
+}
+
+function reviewAdjustment(event) {
+  event.preventDefault();
+  resetAdjustment();
+  say($("adjust-message"), "");
+  const raw = $("adjust-points").value.trim();
+  const points = Number(raw);
+  const reason = $("adjust-reason").value.trim();
+  const problems = [];
+  if (!/^[-+]?\d+$/.test(raw) || points === 0) problems.push({ field: "points", problem: "Enter a whole number of points other than zero, negative to take points away." });
+  if (!reason) problems.push({ field: "reason", problem: "Give a reason; the member sees it in their activity." });
+  if (problems.length) {
+    showFieldErrors(ADJUST_FIELDS, problems);
+    return;
+  }
+  // One key per confirmed intent: a double click, or a retry after a network error, sends the
+  // same key and the API adjusts once.
+  state.adjustment = { points, reason, key: newKey() };
+  const balance = state.member.balance;
+  const verb = points > 0 ? `Add ${numbers.format(points)} points to` : `Take ${numbers.format(-points)} points from`;
+  $("adjust-summary").textContent =
+    `${verb} ${state.memberId} for “${reason}”? The balance goes from ${numbers.format(balance)} to ${numbers.format(balance + points)}.`;
+  $("adjust-confirm").hidden = false;
+  $("adjust-go").focus();
+}
+
+async function confirmAdjustment() {
+  const adjustment = state.adjustment;
+  if (!adjustment || adjustment.sending) return;
+  adjustment.sending = true;
+  $("adjust-go").disabled = true;
+  const message = $("adjust-message");
+  say(message, "Adjusting…");
+  try {
+    const result = await api(`admin/members/${encodeURIComponent(state.memberId)}/adjustments`, {
+      method: "POST",
+      body: { points: adjustment.points, reason: adjustment.reason },
+      headers: { "Idempotency-Key": adjustment.key },
+    });
+    resetAdjustment();
+    $("adjust-points").value = "";
+    $("adjust-reason").value = "";
+    say(message, `Adjusted by ${signed.format(result.points)} points. The balance is now ${numbers.format(result.balance)}.`, "success");
+    renderMember(await api(`members/${encodeURIComponent(state.memberId)}`));
+    state.cursors = [null];
+    state.page = 0;
+    await loadLedger();
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    adjustment.sending = false;
+    if (error.status === 409) {
+      resetAdjustment();
+      say(
+        message,
+        `Refused: taking ${numbers.format(-adjustment.points)} points would leave ${state.memberId} below zero ` +
+          `(the balance is ${numbers.format(state.member.balance)}). Nothing changed. (${error.message})`,
+        "error",
+      );
+      // The balance the refusal was about: show the member as the API has it now.
+      api(`members/${encodeURIComponent(state.memberId)}`).then(renderMember, () => {});
+    } else if (error.status === 422) {
+      resetAdjustment();
+      const rest = showFieldErrors(ADJUST_FIELDS, error.errors);
+      say(message, [error.message, ...rest].join(" "), "error");
+    } else {
+      // Network or server trouble: the same key may be retried safely.
+      $("adjust-go").disabled = false;
+      say(message, `The adjustment may not have been made: ${error.message} Confirm again to retry; it will not be applied twice.`, "error");
+    }
+  }
+}
+
+// ---- export and erasure -----------------------------------------------------------------
+
+async function exportMember() {
+  const message = $("privacy-message");
+  const memberId = state.memberId;
+  say(message, "Exporting…");
+  try {
+    const data = await api(`members/${encodeURIComponent(memberId)}/export`);
+    const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+    const link = el("a", { href: url, download: `member-${memberId.replace(/[^\w.-]+/g, "_")}-export.json` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    say(message, `Exported ${numbers.format(data.activity.length)} ledger entries and the profile of ${memberId}.`, "success");
+  } catch (error) {
+    if (!sessionEnded(error)) say(message, `Export failed: ${error.message}`, "error");
+  }
+}
+
+async function eraseMember(event) {
+  event.preventDefault();
+  const memberId = state.memberId;
+  const message = $("privacy-message");
+  if ($("erase-confirm").value !== memberId) {
+    say(message, `Type ${memberId} exactly to confirm.`, "error");
+    return;
+  }
+  $("erase-member").disabled = true;
+  say(message, "Erasing…");
+  try {
+    await api(`members/${encodeURIComponent(memberId)}`, { method: "DELETE" });
+    $("member").hidden = true;
+    say($("lookup-message"), `Member ${memberId} was erased: the balance is forfeited and the personal data removed.`, "success");
+    $("lookup-query").value = "";
+    $("lookup-query").focus();
+    state.member = null;
+    state.memberId = null;
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    $("erase-member").disabled = false;
+    say(message, `Erasure failed: ${error.message}`, "error");
+  }
+}
+
+// ---- rewards ----------------------------------------------------------------------------
+
+const REWARD_FIELDS = {
+  rewardId: "reward-id",
+  name: "reward-name",
+  kind: "reward-kind",
+  cost: "reward-cost",
+  minTier: "reward-min-tier",
+  discountPercent: "reward-discount",
+  stock: "reward-stock",
+};
+
+function rewardRow(reward) {
+  const edit = el("button", { type: "button", text: "Edit", "aria-label": `Edit ${reward.name}` });
+  edit.addEventListener("click", () => openRewardForm(reward));
+  const toggle = el("button", {
+    type: "button",
+    text: reward.active ? "Retire" : "Restore",
+    "aria-label": `${reward.active ? "Retire" : "Restore"} ${reward.name}`,
+  });
+  toggle.addEventListener("click", () => saveReward({ ...reward, active: !reward.active }, toggle));
+  const detail = reward.kind === "discount" && reward.discountPercent != null ? ` (${reward.discountPercent}%)` : "";
+  return el(
+    "tr",
+    { "data-reward": reward.rewardId },
+    el("td", { "data-label": "Reward" }, el("span", { class: "strong", text: reward.name }), el("br"), el("code", { text: reward.rewardId })),
+    el("td", { "data-label": "Kind", text: `${reward.kind}${detail}` }),
+    el("td", { "data-label": "Cost", class: "num", text: numbers.format(reward.cost) }),
+    el("td", { "data-label": "Min. tier", text: reward.minTier }),
+    el("td", { "data-label": "Stock", class: "num", text: reward.stock == null ? "Unlimited" : numbers.format(reward.stock) }),
+    el("td", { "data-label": "Status", text: reward.active ? "Active" : "Retired" }),
+    el("td", { "data-label": "Actions" }, el("div", { class: "row-actions" }, edit, toggle)),
+  );
+}
+
+async function loadRewards() {
+  const message = $("rewards-message");
+  try {
+    state.rewards = (await api("admin/rewards")).items;
+    $("rewards-table").tBodies[0].replaceChildren(...state.rewards.map(rewardRow));
+    if (message.classList.contains("error")) say(message, "");
+  } catch (error) {
+    if (!sessionEnded(error)) say(message, `The rewards are unavailable: ${error.message}`, "error");
+  }
+}
+
+function openRewardForm(reward) {
+  const form = $("reward-form");
+  clearFieldErrors(REWARD_FIELDS);
+  say($("reward-form-message"), "");
+  form.dataset.mode = reward ? "edit" : "create";
+  $("reward-form-title").textContent = reward ? `Edit ${reward.name}` : "New reward";
+  $("reward-id").value = reward ? reward.rewardId : "";
+  $("reward-id").readOnly = Boolean(reward);
+  $("reward-name").value = reward ? reward.name : "";
+  $("reward-kind").value = reward ? reward.kind : "discount";
+  $("reward-cost").value = reward ? String(reward.cost) : "";
+  $("reward-min-tier").value = reward ? reward.minTier : "Bronze";
+  $("reward-discount").value = reward && reward.discountPercent != null ? String(reward.discountPercent) : "";
+  $("reward-stock").value = reward && reward.stock != null ? String(reward.stock) : "";
+  $("reward-active").checked = reward ? reward.active : true;
+  form.hidden = false;
+  (reward ? $("reward-name") : $("reward-id")).focus();
+}
+
+// A number field as the API wants it: empty is absent, a whole number is a number, anything
+// else goes as typed (the API answers what is wrong with it, beside the field).
+function numberField(id) {
+  const raw = $(id).value.trim();
+  if (raw === "") return undefined;
+  return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+function rewardFromForm() {
+  const reward = {
+    rewardId: $("reward-id").value.trim(),
+    name: $("reward-name").value.trim(),
+    kind: $("reward-kind").value,
+    cost: numberField("reward-cost"),
+    minTier: $("reward-min-tier").value,
+    discountPercent: numberField("reward-discount"),
+    stock: numberField("reward-stock"),
+    active: $("reward-active").checked,
+  };
+  // A typed-in number the browser cannot read (e.g. "12abc") leaves the field empty: say so.
+  for (const name of ["cost", "discountPercent", "stock"]) {
+    if (reward[name] === undefined && $(REWARD_FIELDS[name]).validity.badInput) reward[name] = "not a number";
+  }
+  return reward;
+}
+
+// PUT /admin/rewards/{id}: the whole reward. `button` is the row button (retire, restore) or
+// none for the form.
+async function saveReward(reward, button) {
+  const fromForm = !button;
+  const message = fromForm ? $("reward-form-message") : $("rewards-message");
+  if (fromForm) clearFieldErrors(REWARD_FIELDS);
+  if (!reward.rewardId) {
+    showFieldErrors(REWARD_FIELDS, [{ field: "rewardId", problem: "Give the reward an id (letters, digits, dashes)." }]);
+    return;
+  }
+  const body = {};
+  for (const key of ["name", "kind", "cost", "minTier", "discountPercent", "stock", "active"]) {
+    if (reward[key] !== undefined && reward[key] !== null) body[key] = reward[key];
+  }
+  if (button) button.disabled = true;
+  say(message, "Saving…");
+  try {
+    const saved = await api(`admin/rewards/${encodeURIComponent(reward.rewardId)}`, { method: "PUT", body });
+    await loadRewards();
+    if (fromForm) $("reward-form").hidden = true;
+    const what = reward.active === false ? "retired" : fromForm ? "saved" : "restored";
+    say($("rewards-message"), `${saved.name} (${saved.rewardId}) ${what}.`, "success");
+    $("rewards-message").scrollIntoView?.({ block: "nearest" });
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    if (button) button.disabled = false;
+    let errors = error.errors;
+    // A rule across fields (discountPercent with the kind) comes as a message naming the field.
+    if (error.status === 422 && !errors.length) {
+      const named = Object.keys(REWARD_FIELDS).find((name) => name !== "name" && error.message.includes(name));
+      if (named) errors = [{ field: named, problem: error.message.replace(/^.*?Value error, /, "") }];
+    }
+    const rest = fromForm && error.status === 422 ? showFieldErrors(REWARD_FIELDS, errors) : errors.map((e) => `${e.field}: ${e.problem}`);
+    say(message, [`Not saved: ${error.message}`, ...rest].join(" "), "error");
+  }
+}
+
+// ---- program rules ----------------------------------------------------------------------
+
+function programVersion(doc) {
+  return doc && doc.version != null ? String(doc.version) : "—";
+}
+
+async function loadProgram() {
+  const message = $("program-message");
+  try {
+    state.program = await api("admin/program");
+    $("program-json").value = JSON.stringify(state.program, null, 2);
+    $("program-version").textContent = `Version ${programVersion(state.program)} in force; you are editing it.`;
+    checkProgramJson();
+    say(message, "");
+  } catch (error) {
+    if (!sessionEnded(error)) say(message, `The program rules are unavailable: ${error.message}`, "error");
+  }
+}
+
+// Inline validation while typing: the document must be a JSON object; the API checks the rules.
+function checkProgramJson() {
+  const area = $("program-json");
+  const note = $("program-json-error");
+  try {
+    const doc = JSON.parse(area.value);
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new Error("The document must be a JSON object ({ … }).");
+    area.removeAttribute("aria-invalid");
+    note.textContent = "";
+    $("program-save").disabled = false;
+    return doc;
+  } catch (error) {
+    let where = "";
+    const at = /position (\d+)/.exec(error.message);
+    if (at) {
+      const before = area.value.slice(0, Number(at[1]));
+      const line = before.split("\n").length;
+      const column = before.length - before.lastIndexOf("\n");
+      where = ` (line ${line}, column ${column})`;
+    }
+    area.setAttribute("aria-invalid", "true");
+    note.textContent = error instanceof SyntaxError ? `Not valid JSON${where}: ${error.message}` : error.message;
+    $("program-save").disabled = true;
+    return null;
+  }
+}
+
+async function saveProgram() {
+  const doc = checkProgramJson();
+  const message = $("program-message");
+  if (!doc) return;
+  // The save is based on the version loaded, whatever the textarea says.
+  const basedOn = state.program ? state.program.version : undefined;
+  if (basedOn !== undefined) doc.version = basedOn;
+  $("program-save").disabled = true;
+  say(message, "Saving…");
+  try {
+    const saved = await api("admin/program", { method: "PUT", body: doc });
+    state.program = saved;
+    $("program-json").value = JSON.stringify(saved, null, 2);
+    $("program-version").textContent = `Version ${programVersion(saved)} in force; you are editing it.`;
+    say(message, `Saved as version ${programVersion(saved)} (it replaces version ${basedOn}).`, "success");
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    if (error.status === 409) {
+      say(
+        message,
+        `Not saved: someone saved a newer version of the rules since you loaded version ${basedOn}. ` +
+          `Copy your changes, press Reload to see theirs, and make your edit again. (${error.message})`,
+        "error",
+      );
+    } else if (error.status === 422 && error.errors.length) {
+      message.className = "message error";
+      message.replaceChildren(
+        el("p", { text: `Not saved: ${error.message}` }),
+        el("ul", {}, ...error.errors.map((e) => el("li", { text: `${String(e.field).replace(/^body\.?/, "") || "document"}: ${e.problem}` }))),
+      );
+    } else {
+      say(message, `Not saved: ${error.message}`, "error");
+    }
+  } finally {
+    $("program-save").disabled = !checkProgramJson();
+  }
+}
+
+// ---- audit trail ------------------------------------------------------------------------
+
+function fillSelect(select, values, label) {
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "", text: label }), ...values.map((v) => el("option", { value: v, text: v })));
+  select.value = values.includes(chosen) ? chosen : "";
+}
+
+function renderAudit() {
+  const actor = $("audit-actor").value;
+  const kind = $("audit-kind").value;
+  const items = state.audit.filter((r) => (!actor || r.actor === actor) && (!kind || r.action === kind));
+  const body = $("audit-table").tBodies[0];
+  body.replaceChildren(
+    ...items.map((r) =>
+      el(
+        "tr",
+        { "data-audit": r.auditId },
+        el("td", { "data-label": "When" }, el("time", { dateTime: r.recordedAt, text: utcDateTime.format(new Date(r.recordedAt)) })),
+        el("td", { "data-label": "Operator", text: r.actor }),
+        el("td", { "data-label": "Kind", text: r.action }),
+        el("td", { "data-label": "Target", class: "ref", text: r.target }),
+        el("td", { "data-label": "Reason", text: r.reason || "—" }),
+        el("td", { "data-label": "Details", class: "ref", text: Object.entries(r.details || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || "—" }),
+      ),
+    ),
+  );
+  if (!items.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, text: "No changes." })));
+  const filtered = items.length === state.audit.length ? "" : ` (${items.length} shown)`;
+  say($("audit-message"), `${numbers.format(state.audit.length)} changes in ${$("audit-month").value}${filtered}.`);
+}
+
+async function loadAudit(event) {
+  if (event) event.preventDefault();
+  const month = $("audit-month").value;
+  if (!/^\d{4}-\d{2}$/.test(month)) {
+    say($("audit-message"), "Choose a month.", "error");
+    return;
+  }
+  say($("audit-message"), "Loading…");
+  try {
+    state.audit = (await api(`admin/audit?${new URLSearchParams({ month, limit: "500" })}`)).items;
+    fillSelect($("audit-actor"), [...new Set(state.audit.map((r) => r.actor))].sort(), "Every operator");
+    fillSelect($("audit-kind"), [...new Set(state.audit.map((r) => r.action))].sort(), "Every kind");
+    renderAudit();
+  } catch (error) {
+    if (!sessionEnded(error)) say($("audit-message"), `The audit trail is unavailable: ${error.message}`, "error");
   }
 }
 
@@ -181,6 +693,7 @@ function renderDashboard(kpis) {
   barChart($("chart-tiers"), {
     title: "Members by tier",
     description: TIERS.map((t) => `${t}: ${numbers.format(byTier[t] || 0)}`).join(", "),
+    labelHeader: "Tier",
     valueHeader: "Members",
     data: TIERS.map((tier) => ({ label: tier, value: Number(byTier[tier] || 0), className: `tier-${tier.toLowerCase()}` })),
   });
@@ -204,6 +717,7 @@ function renderDashboard(kpis) {
     description: expiry.length
       ? `${numbers.format(expiry.reduce((a, d) => a + d.value, 0))} points expire over ${expiry.length} months.`
       : "No outstanding points.",
+    labelHeader: "Expiry month",
     valueHeader: "Points",
     data: expiry,
   });
@@ -229,6 +743,7 @@ function renderDashboard(kpis) {
     barChart(enrollmentFigure, {
       title: "Enrollments by month",
       description: `${numbers.format(enrollments.reduce((a, d) => a + d.value, 0))} enrollments over ${enrollments.length} months.`,
+      labelHeader: "Month",
       valueHeader: "Enrollments",
       data: enrollments,
     });
@@ -240,10 +755,11 @@ async function loadDashboard() {
   message.textContent = "Loading…";
   message.className = "message";
   try {
-    renderDashboard(await api("admin/kpis"));
+    state.kpis = await api("admin/kpis");
+    renderDashboard(state.kpis);
     message.textContent = "";
   } catch (error) {
-    if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
+    if (sessionEnded(error)) return;
     message.textContent = `The dashboard is unavailable: ${error.message}`;
     message.className = "message error";
   }
@@ -274,7 +790,11 @@ function showConsole() {
   $("console").hidden = false;
   $("sign-out").hidden = false;
   setStatus("");
-  return loadDashboard();
+  if (!$("audit-month").value) {
+    const now = new Date();
+    $("audit-month").value = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
+  }
+  return Promise.all([loadDashboard(), loadRewards(), loadProgram()]);
 }
 
 async function main() {
@@ -328,15 +848,48 @@ async function main() {
     const by = new FormData(event.target).get("by");
     lookup(by, $("lookup-query").value.trim());
   });
-  $("ledger-prev").addEventListener("click", () => {
-    state.page = Math.max(0, state.page - 1);
-    loadLedger().catch((error) => setStatus(error.message));
+  $("ledger-prev").addEventListener("click", () => turnPage(-1));
+  $("ledger-next").addEventListener("click", () => turnPage(1));
+  $("adjust-form").addEventListener("submit", reviewAdjustment);
+  $("adjust-go").addEventListener("click", confirmAdjustment);
+  $("adjust-cancel").addEventListener("click", () => {
+    resetAdjustment();
+    $("adjust-points").focus();
   });
-  $("ledger-next").addEventListener("click", () => {
-    state.page += 1;
-    loadLedger().catch((error) => setStatus(error.message));
+  for (const id of ["adjust-points", "adjust-reason"]) $(id).addEventListener("input", () => resetAdjustment());
+  $("export-member").addEventListener("click", exportMember);
+  $("erase-confirm").addEventListener("input", () => {
+    $("erase-member").disabled = $("erase-confirm").value !== state.memberId;
   });
+  $("erase-form").addEventListener("submit", eraseMember);
+  $("reward-new").addEventListener("click", () => openRewardForm(null));
+  $("reward-cancel").addEventListener("click", () => {
+    $("reward-form").hidden = true;
+    $("reward-new").focus();
+  });
+  $("reward-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveReward(rewardFromForm(), null);
+  });
+  $("program-json").addEventListener("input", checkProgramJson);
+  $("program-reload").addEventListener("click", loadProgram);
+  $("program-save").addEventListener("click", saveProgram);
+  $("audit-form").addEventListener("submit", loadAudit);
+  $("audit-actor").addEventListener("change", renderAudit);
+  $("audit-kind").addEventListener("change", renderAudit);
   $("dashboard-refresh").addEventListener("click", loadDashboard);
+  // The charts are drawn at their width (text at its CSS size): redraw when the width changes.
+  let drawnWidth = window.innerWidth;
+  let redraw = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(redraw);
+    redraw = setTimeout(() => {
+      if (window.innerWidth !== drawnWidth && state.kpis && !$("console").hidden) {
+        drawnWidth = window.innerWidth;
+        renderDashboard(state.kpis);
+      }
+    }, 150);
+  });
 
   window.loyaltyOperator = {
     setToken(token) {

@@ -1,5 +1,7 @@
 // Small inline-SVG charts: a bar chart and a line chart. Each figure carries a visible caption,
-// an SVG with <title>/<desc> for assistive technology, and a visually hidden data table.
+// an SVG named by its <title> and described by its <desc> (once each), and a visually hidden
+// data table. A chart is drawn at the width its figure has (one SVG unit per CSS pixel), so its
+// text keeps its CSS size on a phone; the page redraws when the width changes.
 
 const SVG = "http://www.w3.org/2000/svg";
 const numbers = new Intl.NumberFormat();
@@ -55,14 +57,23 @@ function dataTable(caption, headers, rows) {
   return wrapper;
 }
 
+// The width to draw at: the figure's content width, or `fallback` while it is not laid out.
+function drawWidth(figure, fallback) {
+  const style = getComputedStyle(figure);
+  const inner = figure.clientWidth - parseFloat(style.paddingLeft || "0") - parseFloat(style.paddingRight || "0");
+  return inner > 0 ? Math.max(240, Math.floor(inner)) : fallback;
+}
+
 function frame(figure, title, description, width, height) {
   chartCount += 1;
   const titleId = `chart-title-${chartCount}`;
   const descId = `chart-desc-${chartCount}`;
+  // Named by the title, described by the desc: naming it by both read the description twice.
   const root = svg("svg", {
     viewBox: `0 0 ${width} ${height}`,
     role: "img",
-    "aria-labelledby": `${titleId} ${descId}`,
+    "aria-labelledby": titleId,
+    "aria-describedby": descId,
     preserveAspectRatio: "xMidYMid meet",
   });
   root.append(svg("title", { id: titleId }, title), svg("desc", { id: descId }, description));
@@ -84,12 +95,12 @@ function gridlines(root, axis, plot, format) {
  * Vertical bars. data: [{label, value, tick?, subtick?, className?}]: `tick` (and a second line,
  * `subtick`) replace the label under the bar when it is too long to fit.
  */
-export function barChart(figure, { title, description, data, valueHeader = "Value", format = (n) => numbers.format(n) }) {
+export function barChart(figure, { title, description, data, labelHeader = "Label", valueHeader = "Value", format = (n) => numbers.format(n) }) {
   if (!data.length) {
     figure.replaceChildren(html("figcaption", {}, title), html("p", { className: "muted" }, "No data yet."));
     return;
   }
-  const width = 480;
+  const width = drawWidth(figure, 480);
   const height = 260;
   const plot = { left: 56, right: width - 8, top: 22, bottom: height - 34 };
   const root = frame(figure, title, description, width, height);
@@ -97,7 +108,9 @@ export function barChart(figure, { title, description, data, valueHeader = "Valu
   gridlines(root, axis, plot, compact);
   const band = (plot.right - plot.left) / data.length;
   const barWidth = Math.min(64, band * 0.64);
-  const everyLabel = Math.ceil(data.length / 12);
+  // A label needs about 40px; values above the bars need about 34px of band.
+  const everyLabel = Math.max(Math.ceil(data.length / 12), Math.ceil(data.length / Math.max(1, Math.floor((plot.right - plot.left) / 40))));
+  const showValues = data.length <= 12 && band >= 34;
   data.forEach((d, i) => {
     const x = plot.left + band * i + (band - barWidth) / 2;
     const h = (d.value / axis.top) * (plot.bottom - plot.top);
@@ -111,7 +124,7 @@ export function barChart(figure, { title, description, data, valueHeader = "Valu
     });
     bar.append(svg("title", {}, `${d.label}: ${format(d.value)}`));
     root.append(bar);
-    if (data.length <= 12) {
+    if (showValues) {
       root.append(svg("text", { x: x + barWidth / 2, y: plot.bottom - h - 5, "text-anchor": "middle", class: data.length > 6 ? "value crowded" : "value" }, compact(d.value)));
     }
     if (i % everyLabel === 0) {
@@ -120,7 +133,7 @@ export function barChart(figure, { title, description, data, valueHeader = "Valu
       if (d.subtick) root.append(svg("text", { x: cx, y: plot.bottom + 29, "text-anchor": "middle", class: "tick" }, d.subtick));
     }
   });
-  figure.append(dataTable(title, ["", valueHeader], data.map((d) => [d.label, format(d.value)])));
+  figure.append(dataTable(title, [labelHeader, valueHeader], data.map((d) => [d.label, format(d.value)])));
 }
 
 /**
@@ -131,7 +144,7 @@ export function lineChart(figure, { title, description, labels, series, labelFor
     figure.replaceChildren(html("figcaption", {}, title), html("p", { className: "muted" }, "No data yet."));
     return;
   }
-  const width = 960;
+  const width = drawWidth(figure, 960);
   const height = 280;
   const plot = { left: 56, right: width - 12, top: 14, bottom: height - 30 };
   const root = frame(figure, title, description, width, height);
@@ -140,7 +153,8 @@ export function lineChart(figure, { title, description, labels, series, labelFor
   const step = labels.length > 1 ? (plot.right - plot.left) / (labels.length - 1) : 0;
   const xAt = (i) => (labels.length > 1 ? plot.left + step * i : (plot.left + plot.right) / 2);
   const yAt = (v) => plot.bottom - (v / axis.top) * (plot.bottom - plot.top);
-  const every = Math.max(1, Math.ceil(labels.length / 8));
+  // A date label needs about 64px.
+  const every = Math.max(1, Math.ceil(labels.length / 8), Math.ceil(labels.length / Math.max(1, Math.floor((plot.right - plot.left) / 64))));
   labels.forEach((label, i) => {
     if (i % every !== 0) return;
     root.append(svg("text", { x: xAt(i), y: plot.bottom + 18, "text-anchor": "middle", class: "label" }, labelFormat(label)));

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import observability
 from loyalty.api.auth import Caller, Forbidden, RouteNotFound, Unauthorized, authorize
 from loyalty.api.models import ErrorBody
 from loyalty.domain import errors
@@ -271,23 +272,31 @@ def serve(
     app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext
 ) -> dict[str, Any]:
     """Screen, then route. A refusal is answered here, before validation or any route
-    runs, so it changes nothing."""
+    runs, so it changes nothing. Every request is counted by route and status class."""
+    route = str(event.get("routeKey") or "")
+    status = HTTPStatus.INTERNAL_SERVER_ERROR.value  # unless an answer says otherwise
     try:
-        caller, routed = screen(event)
-    except errors.LoyaltyError as refusal:
-        status = status_of(refusal)
-        logger.info("request refused", status=status.value, route=event.get("routeKey"))
-        response = error_response(status, str(refusal))
-        return {
-            "statusCode": response.status_code,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": _json(response.body),
-        }
-    app.append_context(caller=caller)  # type: ignore[no-untyped-call]
-    try:
-        return app.resolve(routed, context)
+        try:
+            caller, routed = screen(event)
+        except errors.LoyaltyError as refusal:
+            refused = status_of(refusal)
+            logger.info("request refused", status=refused.value, route=route)
+            response = error_response(refused, str(refusal))
+            status = response.status_code
+            return {
+                "statusCode": response.status_code,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": _json(response.body),
+            }
+        app.append_context(caller=caller)  # type: ignore[no-untyped-call]
+        try:
+            answer = app.resolve(routed, context)
+        finally:
+            app.clear_context()  # type: ignore[no-untyped-call]
+        status = int(answer.get("statusCode") or status)
+        return answer
     finally:
-        app.clear_context()  # type: ignore[no-untyped-call]
+        observability.api_request(route, status)
 
 
 def _json(body: Any) -> str:
