@@ -188,9 +188,7 @@ def test_a_referral_code_on_the_first_order_counts_when_that_order_is_processed_
     assert [e["points"] for e in referee_entries] == [70]
 
 
-def test_two_first_order_codes_pay_one_referral_and_announce_the_refusal(
-    ledger, clock, table_name
-):
+def test_two_first_order_codes_pay_one_referral_and_announce_the_refusal(ledger, clock, table_name):
     """Out of date order, the later-dated order's code completed first: the earlier order's
     code (another referrer) is refused, recorded and announced, never paid a second time."""
     clock.set("2026-10-21T12:00:00Z")
