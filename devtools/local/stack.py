@@ -396,6 +396,9 @@ class LocalStack:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "AWS_ENDPOINT_URL_SQS": self.aws.endpoint_url,
             "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws.endpoint_url,
+            # The functions run in this process and share its stdout (the command line's
+            # output): their metrics (EMF lines, loyalty/observability.py) stay out of it.
+            "POWERTOOLS_METRICS_DISABLED": "true",
         }
         if self.dynamodb_endpoint:
             environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint

@@ -40,12 +40,15 @@ def record_handler(record: SQSRecord) -> None:
         outcome = order_service().record(message)
     except InvalidMessage as error:
         observability.count(observability.INVALID_MESSAGES)
-        logger.warning("invalid order message", reason=str(error))
+        # message_id also as the record's own field: the local stack reports failures by it.
+        logger.warning("invalid order message", message_id=record.message_id, reason=str(error))
         _failed(record)
         raise
     except OrderNotFound as error:
         observability.count(observability.REFUNDS_BEFORE_ORDER)
-        logger.warning("refund before its order; will retry", reason=str(error))
+        logger.warning(
+            "refund before its order; will retry", message_id=record.message_id, reason=str(error)
+        )
         _failed(record)
         raise
     except Exception:
@@ -76,7 +79,10 @@ def _failed(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 0)
     observability.message_failed("orders", receive_count)
     if receive_count >= observability.MAX_RECEIVE_COUNT:
-        logger.error("order message failed on its last receive: dead-lettered")
+        logger.error(
+            "order message failed on its last receive: dead-lettered",
+            message_id=record.message_id,
+        )
 
 
 @observed(logger)

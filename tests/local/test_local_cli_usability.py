@@ -198,8 +198,10 @@ def test_other_flags_are_explained_in_words(capsys: pytest.CaptureFixture[str]) 
         capsys, "order", "--member", "kim", "--amount", "5", "--quantity", "0", "--port", "9"
     )
     assert code == 1 and "--quantity is how many were bought" in err
-    assert cli.occurred_at("2030-01-10") == "2030-01-10T00:00:00Z"
-    assert cli.occurred_at("2030-01-10T12:00:00+02:00") == "2030-01-10T10:00:00Z"
+    # A given time needs no stack (the url is asked only for the stack's "now").
+    unused = "http://127.0.0.1:9"
+    assert cli.occurred_at("2030-01-10", unused) == "2030-01-10T00:00:00Z"
+    assert cli.occurred_at("2030-01-10T12:00:00+02:00", unused) == "2030-01-10T10:00:00Z"
 
 
 def test_a_bad_email_is_explained_without_a_regular_expression(seeded: LocalStack) -> None:

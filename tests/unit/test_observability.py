@@ -164,3 +164,11 @@ def test_the_redemption_5xx_alarm_watches_the_redemption_route():
     dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
     assert dimensions["route"] == REDEEM.key
     assert dimensions["status_class"] == "5xx"
+
+
+def test_metrics_disabled_prints_nothing(emitted, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    observability.points_awarded(10, "review")
+    observability.redeemed(5)
+    observability.publish()
+    assert emitted() == []

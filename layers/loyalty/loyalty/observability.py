@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 # ---- names -----------------------------------------------------------------------------------
 POINTS_AWARDED = "PointsAwarded"  # dimension source
@@ -86,6 +87,8 @@ def publish() -> None:
         return
     pending = dict(_pending)
     _pending.clear()
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (single_metric does not check it)
+        return
     for (name, dimensions), value in pending.items():
         if not dimensions:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
