@@ -31,10 +31,9 @@ from typing import Any
 
 import boto3
 
-from loyalty.dal.events_bus import stream_attributes
+from loyalty.dal.events_bus import entry_fact, stream_attributes
 from loyalty.dal.keys import KPI_PK, MEMBER_KPI_SK
 from loyalty.dal.kpis import DynamoKpiStore
-from loyalty.domain.calendar import parse_instant
 from loyalty.domain.kpis import EntryFact
 from loyalty.services.kpis import KpiProjector
 
@@ -70,17 +69,6 @@ def reset_projection(client: Any, table: str) -> int:
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _entry(item: dict[str, Any]) -> EntryFact:
-    fields = stream_attributes(item, "entryId", "memberId", "entryType", "points", "occurredAt")
-    return EntryFact(
-        entry_id=str(fields["entryId"]),
-        member_id=str(fields["memberId"]),
-        type=fields["entryType"],
-        points=int(fields["points"]),
-        occurred_at=parse_instant(str(fields["occurredAt"])),
-    )
-
-
 def backfill(
     client: Any,
     table: str,
@@ -108,7 +96,7 @@ def backfill(
         for item in items:
             item_type = stream_attributes(item, "itemType").get("itemType")
             if item_type == "entry":
-                entries.append(_entry(item))
+                entries.append(entry_fact(item))
             elif item_type == "member":
                 members.append(str(stream_attributes(item, "memberId")["memberId"]))
         projector.project(entries, members)

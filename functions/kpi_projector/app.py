@@ -15,8 +15,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty.dal.events_bus import stream_attributes
-from loyalty.domain.calendar import parse_instant
+from loyalty.dal.events_bus import entry_fact, stream_attributes
 from loyalty.domain.kpis import EntryFact
 from loyalty.observability import observed
 from loyalty.runtime import kpi_projector
@@ -24,18 +23,6 @@ from loyalty.runtime import kpi_projector
 logger = Logger()
 
 RECORDS_PER_STEP = 50
-
-
-def _entry(image: dict[str, Any]) -> EntryFact:
-    # Only the attributes the KPIs use: nothing else of the item can fail the record.
-    fields = stream_attributes(image, "entryId", "memberId", "entryType", "points", "occurredAt")
-    return EntryFact(
-        entry_id=str(fields["entryId"]),
-        member_id=str(fields["memberId"]),
-        type=fields["entryType"],
-        points=int(fields["points"]),
-        occurred_at=parse_instant(str(fields["occurredAt"])),
-    )
 
 
 def _project(records: list[dict[str, Any]]) -> None:
@@ -46,7 +33,7 @@ def _project(records: list[dict[str, Any]]) -> None:
         image = change.get("NewImage") or change.get("OldImage") or {}
         item_type = stream_attributes(image, "itemType").get("itemType")
         if item_type == "entry" and record.get("eventName") == "INSERT":
-            entries.append(_entry(image))
+            entries.append(entry_fact(image))
         elif item_type == "member":
             members.append(str(stream_attributes(image, "memberId")["memberId"]))
     result = kpi_projector().project(entries, members)

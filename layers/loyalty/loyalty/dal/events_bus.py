@@ -19,7 +19,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
-from loyalty.domain.calendar import format_instant
+from loyalty.domain.calendar import format_instant, parse_instant
+from loyalty.domain.kpis import EntryFact
 from loyalty.domain.outbound import OutboundEvent
 
 SOURCE = "loyalty"
@@ -73,6 +74,19 @@ def stream_attributes(image: Mapping[str, Any], *names: str) -> dict[str, Any]:
     """Only the named attributes of a stream image (DynamoDB JSON), as plain Python: for a
     consumer that must not fail on attributes it does not use."""
     return {name: _deserializer.deserialize(image[name]) for name in names if name in image}
+
+
+def entry_fact(image: Mapping[str, Any]) -> EntryFact:
+    """A ledger entry item (a stream image, or the item itself in DynamoDB JSON) as the KPIs
+    see it: only the attributes they use, so nothing else of the item can fail it."""
+    fields = stream_attributes(image, "entryId", "memberId", "entryType", "points", "occurredAt")
+    return EntryFact(
+        entry_id=str(fields["entryId"]),
+        member_id=str(fields["memberId"]),
+        type=fields["entryType"],
+        points=int(fields["points"]),
+        occurred_at=parse_instant(str(fields["occurredAt"])),
+    )
 
 
 def default_client() -> EventsClient:
