@@ -454,6 +454,18 @@ def is_first_order(member: MemberState | None, order_id: str, occurred_at: datet
     return (occurred_at, order_id) < (member.first_order_at, member.first_order_id)
 
 
+def takes_over_first_order(
+    member: MemberState | None, order_id: str, occurred_at: datetime
+) -> bool:
+    """This order is earlier than the member's recorded first order: it takes over, and its
+    planning needs the previous first order (`PreviousFirstOrder`)."""
+    return (
+        member is not None
+        and member.first_order_id is not None
+        and is_first_order(member, order_id, occurred_at)
+    )
+
+
 def plan_order_award(
     rules: ProgramRules,
     member: MemberState | None,
@@ -475,7 +487,7 @@ def plan_order_award(
     handover: FirstOrderHandover | None = None
     moved_bonus = 0
     bonus = rules.first_purchase_bonus if first else 0
-    if first and member is not None and member.first_order_id is not None:
+    if member is not None and takes_over_first_order(member, order.order_id, order.occurred_at):
         if previous_first is None or previous_first.record.order_id != member.first_order_id:
             raise ValueError("an earlier first order needs the previous first order")
         handover, moved_bonus, bonus = _hand_over_first_order(member, order, previous_first)

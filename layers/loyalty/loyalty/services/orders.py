@@ -14,7 +14,7 @@ from loyalty.domain.errors import (
     InvalidMessage,
     OrderNotFound,
 )
-from loyalty.domain.ledger import is_first_order, plan_order_award, plan_refund
+from loyalty.domain.ledger import plan_order_award, plan_refund, takes_over_first_order
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.ports import OrderLedger
 from loyalty.domain.rules import ProgramRules
@@ -77,11 +77,7 @@ class OrderService:
         if member is not None and member.erased:
             return OrderOutcome("closed", order.member_id, order.order_id, 0)
         previous_first = None
-        if (
-            member is not None
-            and member.first_order_id is not None
-            and is_first_order(member, order.order_id, order.occurred_at)
-        ):
+        if member is not None and takes_over_first_order(member, order.order_id, order.occurred_at):
             # Rare: an order earlier than the recorded first one (queues do not keep order).
             previous_first = self._ledger.get_previous_first_order(member)
             if previous_first is None:
