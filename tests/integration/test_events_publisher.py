@@ -29,7 +29,8 @@ PERSONAL = {
     "phone": "+44 20 7946 0000",
     "birthday": "1985-12-10",
 }
-PERSONAL_PATTERN = re.compile(r"ada|lovelace|example\.com|7946|1985-12-10", re.IGNORECASE)
+# Whole words only: event and entry ids are random hex, which can hold "ada" or "7946".
+PERSONAL_PATTERN = re.compile(r"\bada\b|lovelace|example\.com|\b7946\b|1985-12-10", re.IGNORECASE)
 
 
 # ---- the stream, as Lambda would deliver it ---------------------------------------------------

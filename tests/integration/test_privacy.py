@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -40,8 +41,13 @@ PERSONAL = {
     "phone": "+1 202 555 0147",
     "birthday": "1906-12-09",
 }
-# What must never be found once the member is erased (nor, ever, in a log line).
+# What must never be found once the member is erased (nor, ever, in a log line). Whole words:
+# ids and timestamps are random hex and digits, which can hold "1906" or "5550147".
 TRACES = ("grace", "hopper", "example.org", "555 0147", "5550147", "1906-12-09", "1906")
+
+
+def traces_in(text: str, traces: tuple[str, ...] = TRACES) -> list[str]:
+    return [t for t in traces if re.search(rf"(?<![0-9a-z]){re.escape(t)}(?![0-9a-z])", text)]
 
 
 def export(member_id: str, claims: dict[str, Any] | None = None) -> Reply:
@@ -146,8 +152,7 @@ def test_erasure_leaves_no_personal_data_in_the_table_and_keeps_the_ledger(
     items = table_items(dynamodb_client, table_name)
     mine = [i for i in items if "m-1" in json.dumps(i) or "M-1" in json.dumps(i)]
     text = json.dumps(mine).lower()
-    for trace in TRACES:
-        assert trace not in text, trace
+    assert not traces_in(text), traces_in(text)
     assert not any(i["PK"]["S"] == keys.email_pk("grace.hopper@example.org") for i in items), (
         "the lookup by email is erased"
     )
@@ -281,5 +286,5 @@ def test_no_personal_data_reaches_the_logs(queue):
             logger.setLevel(level)
     text = "\n".join(capture.lines).lower()
     assert "m-1" in text and "member erased" in text  # the scenario was captured
-    for trace in (*TRACES, "555 0148"):
-        assert trace not in text, trace
+    traces = (*TRACES, "555 0148")
+    assert not traces_in(text, traces), traces_in(text, traces)
