@@ -400,9 +400,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.clock = Clock(START)
         pin_clock(self.patch, self.clock)
         self.queue = CapturedQueue()
-        from functions.jobs import app as jobs
-
-        self.patch.setattr(jobs, "_queue", lambda: self.queue)
+        self.patch.setattr(runtime, "work_queue", lambda: self.queue)
         self.repository = DynamoLedgerRepository(self.table)
         self.stream = StreamReader(self.table)
         self.sequence = itertools.count(1)
