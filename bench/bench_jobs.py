@@ -29,14 +29,8 @@ from bench.instrumentation import DynamoDBMeter
 from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
 from loyalty.dal import keys
-from loyalty.dal.repository import (
-    DynamoLedgerRepository,
-    _entry_item,
-    _from_ddb,
-    _lot_item,
-    _new_profile_item,
-    _to_ddb,
-)
+from loyalty.dal.items import entry_item, from_ddb, lot_item, new_profile_item, to_ddb
+from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.calendar import add_months, format_instant
 from loyalty.domain.ledger import LedgerEntry, NewMember, PointsLot, make_entry_id
 from loyalty.domain.rules import ProgramRules
@@ -114,13 +108,13 @@ def member_items(index: int, due: bool) -> Seeded:
         warn_at=warn_at,
         warned=due,
     )
-    lot_item = _lot_item(lot, recorded_at)
+    stored_lot = lot_item(lot, recorded_at)
     if due:
-        lot_item["warnedAt"] = format_instant(warn_at)
-    profile = _new_profile_item(
+        stored_lot["warnedAt"] = format_instant(warn_at)
+    profile = new_profile_item(
         NewMember(member_id, earned_at, "order", _referral_code(index)), recorded_at
     ) | {"balance": points, "tierPoints": points, "lotTotal": points, "orderCount": 1}
-    items = (profile, lot_item, _entry_item(entry, recorded_at))
+    items = (profile, stored_lot, entry_item(entry, recorded_at))
     return Seeded(
         member_id, points, tuple({k: v for k, v in i.items() if v is not None} for i in items)
     )
@@ -149,7 +143,7 @@ def _write_range(client: DynamoDBClient, start: int, stop: int, due: frozenset[i
 
     for index in range(start, stop):
         for item in member_items(index, index in due).items:
-            pending.append({"PutRequest": {"Item": _to_ddb(item)}})
+            pending.append({"PutRequest": {"Item": to_ddb(item)}})
             written += 1
             if len(pending) == BATCH:
                 flush()
@@ -292,7 +286,7 @@ def _member_items(client: DynamoDBClient, member_id: str) -> list[dict[str, Any]
         ExpressionAttributeValues={":pk": {"S": keys.member_pk(member_id)}},
         ConsistentRead=True,
     )
-    return [_from_ddb(item) for item in response["Items"]]
+    return [from_ddb(item) for item in response["Items"]]
 
 
 def verify(client: DynamoDBClient, members: int, due: frozenset[int], rng: random.Random) -> None:

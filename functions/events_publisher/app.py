@@ -12,8 +12,6 @@ member per invocation, and only when such an event comes up."""
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -26,45 +24,18 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty.dal.events_bus import EventBus, stream_change
-from loyalty.domain.outbound import events_for_change, needs_marketing_consent
 from loyalty.observability import observed
-from loyalty.runtime import marketing_consents
+from loyalty.runtime import stream_publisher
+from loyalty.services.outbox import StreamPublisher
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@lru_cache(maxsize=4)
-def _bus(bus_name: str) -> EventBus:
-    return EventBus(bus_name)
-
-
-def event_bus() -> EventBus:
-    return _bus(os.environ.get("EVENT_BUS_NAME", ""))
-
-
-# Member id -> marketing consent, read during this invocation only (a change of mind takes
-# effect from the next batch).
-_consents: dict[str, bool] = {}
-
-
-def _consented(member_id: str) -> bool:
-    if member_id not in _consents:
-        _consents[member_id] = marketing_consents().consented(member_id)
-    return _consents[member_id]
-
-
-def record_handler(record: DynamoDBRecord) -> None:
-    change = stream_change(record.raw_event)
-    events = [
-        event
-        for event in events_for_change(change.old, change.new, observed_at=change.observed_at)
-        if not needs_marketing_consent(event) or _consented(str(event.member_id))
-    ]
+def record_handler(record: DynamoDBRecord, publisher: StreamPublisher) -> None:
+    events = publisher.publish_record(record.raw_event)
     if not events:
         return
-    event_bus().publish(events)
     # Ids and kinds only: the details stay out of the logs.
     logger.info(
         "events published",
@@ -76,7 +47,12 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    _consents.clear()
+    # One publisher per invocation: a member's consent is read once in it, and a change of
+    # mind takes effect from the next batch.
+    publisher = stream_publisher()
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=lambda record: record_handler(record, publisher),
+        processor=processor,
+        context=context,
     )

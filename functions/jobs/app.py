@@ -12,7 +12,6 @@ redelivery without granting, expiring or warning twice."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from typing import Any, cast
 
@@ -27,22 +26,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty import observability
-from loyalty.dal.keys import EXPIRY_SHARDS
-from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.schedules import ScheduledJob
 from loyalty.observability import observed
-from loyalty.runtime import expiry_service, promotions, scheduled_awards
+from loyalty.runtime import expiry_service, job_runs, promotions, scheduled_awards
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Stop taking new pages with this much of the invocation left.
 SAFETY_MARGIN_MS = 20_000
 MEMBER_JOBS = ("expiry", "birthday", "tenure")
-
-
-def _queue() -> WorkQueue:
-    return WorkQueue(os.environ["WORK_QUEUE_URL"])
 
 
 def run_id_of(job: str, now: str) -> str:
@@ -54,15 +47,10 @@ def _fan_out(job: str, event: dict[str, Any]) -> dict[str, Any]:
     now = format_instant(parse_instant(event["time"]))
     run_id = run_id_of(job, now)
     logger.append_keys(job=job, run_id=run_id)
-    _queue().send(
-        [
-            {"job": job, "shard": shard, "now": now, "runId": run_id}
-            for shard in range(EXPIRY_SHARDS)
-        ]
-    )
+    shards = job_runs().start(job, now, run_id)
     observability.job_run_queued(job)
-    logger.info("job run queued", now=now, shards=EXPIRY_SHARDS)
-    return {"job": job, "now": now, "queued": EXPIRY_SHARDS}
+    logger.info("job run queued", now=now, shards=shards)
+    return {"job": job, "now": now, "queued": shards}
 
 
 @observed(logger)
@@ -154,14 +142,7 @@ def _process_shard(
         )
     # Queued before the shard's message is acknowledged: if sending fails, SQS redelivers the
     # shard, whose members are processed again idempotently.
-    follow_ups = [
-        {"job": job, "memberId": member, "now": work["now"], "runId": work["runId"]}
-        for member in run.failed
-    ]
-    if not run.done:
-        follow_ups.append({**work, "cursor": run.cursor})
-    if follow_ups:
-        _queue().send(follow_ups)
+    job_runs().follow_up(work, run)
     observability.job_members(
         job,
         processed=run.members,

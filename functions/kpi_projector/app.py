@@ -15,8 +15,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty.dal.events_bus import entry_fact, stream_attributes
-from loyalty.domain.kpis import EntryFact
 from loyalty.observability import observed
 from loyalty.runtime import kpi_projector
 
@@ -26,17 +24,7 @@ RECORDS_PER_STEP = 50
 
 
 def _project(records: list[dict[str, Any]]) -> None:
-    entries: list[EntryFact] = []
-    members: list[str] = []
-    for record in records:
-        change = record.get("dynamodb") or {}
-        image = change.get("NewImage") or change.get("OldImage") or {}
-        item_type = stream_attributes(image, "itemType").get("itemType")
-        if item_type == "entry" and record.get("eventName") == "INSERT":
-            entries.append(entry_fact(image))
-        elif item_type == "member":
-            members.append(str(stream_attributes(image, "memberId")["memberId"]))
-    result = kpi_projector().project(entries, members)
+    result = kpi_projector().project_records(records)
     logger.info(
         "KPIs projected",
         records=len(records),

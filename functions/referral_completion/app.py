@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty import observability
-from loyalty.domain.calendar import parse_instant
 from loyalty.observability import observed
 from loyalty.runtime import referral_service
 
@@ -30,19 +29,14 @@ processor = BatchProcessor(
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    order = record.dynamodb.new_image if record.dynamodb else None
-    if not order or order.get("itemType") != "order" or order.get("firstOrder") is not True:
+    completed = referral_service().complete_first_order(record.raw_event)
+    if completed is None:
         return  # the filter criteria should have kept this away; nothing to do
-    outcome = referral_service().complete(
-        referee_id=str(order["memberId"]),
-        order_id=str(order["orderId"]),
-        order_code=str(order["referralCode"]) if order.get("referralCode") else None,
-        occurred_at=parse_instant(str(order["occurredAt"])),
-    )
+    member_id, outcome = completed
     observability.points_awarded(outcome.referrer_points + outcome.referee_points, "referral")
     logger.info(
         "referral checked",
-        member_id=order["memberId"],
+        member_id=member_id,
         status=outcome.status,
         referrer_id=outcome.referrer_id,
         reason=outcome.reason,

@@ -24,6 +24,7 @@ from tests.support.api import (
     request,
 )
 from tests.support.http import ADMIN, member_token
+from tests.support.table import put_reward
 
 pytestmark = pytest.mark.usefixtures("table_name", "clock")
 
@@ -37,7 +38,7 @@ def _member_with(member_id: str, dollars: str, at: str = "2026-11-10T10:00:00Z")
 
 
 def _put_reward(table_name: str, reward: Reward) -> None:
-    DynamoLedgerRepository(table_name).put_reward(reward, NOW)
+    put_reward(DynamoLedgerRepository(table_name), reward, NOW)
 
 
 # ---- GET /rewards ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from functions.events_publisher import app as publisher
+from loyalty import runtime
 from tests.support.api import enroll, order, play_orders, redeem
 from tests.support.events import FakeLambdaContext
 from tests.support.streams import StreamReader, delivered_to
@@ -58,7 +59,7 @@ def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         events.put_targets(Rule="tap", EventBusName=BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
         monkeypatch.setenv("EVENT_BUS_NAME", BUS)
-        publisher._bus.cache_clear()
+        runtime._event_bus.cache_clear()
 
         def drain() -> list[dict[str, Any]]:
             received: list[dict[str, Any]] = []
@@ -73,7 +74,7 @@ def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
         yield drain
-        publisher._bus.cache_clear()
+        runtime._event_bus.cache_clear()
 
 
 def publish(batch: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from loyalty.runtime import order_service
 from tests.support.api import order, play_orders, redeem, table_items
 from tests.support.events import FakeLambdaContext, sqs_event
 from tests.support.schedules import run_daily, scheduled_event
+from tests.support.table import list_entries
 
 # DynamoDB refuses a TransactWriteItems of more than this many actions.
 DYNAMODB_MAX_ACTIONS = 100
@@ -60,7 +61,7 @@ def warning_items(dynamodb_client, table_name, member_id) -> list[dict[str, Any]
 
 
 def expire_entries(ledger, member_id):
-    return [e for e in ledger.list_entries(member_id) if e.type == "expire"]
+    return [e for e in list_entries(ledger, member_id) if e.type == "expire"]
 
 
 def expires(item: dict[str, Any]) -> str:
@@ -113,7 +114,7 @@ def test_a_heavy_member_settles_and_is_warned_in_steps_that_each_fit_one_transac
     # Each settled lot carries its part of what expired.
     assert sum(int(after[lot["SK"]["S"]]["expiredPoints"]["N"]) for lot in due) == -expired
     member = ledger.get_member("heavy")
-    assert member.balance == sum(e.points for e in ledger.list_entries("heavy"))
+    assert member.balance == sum(e.points for e in list_entries(ledger, "heavy"))
     assert member.balance == sum(int(lot["points"]["N"]) for lot in warned)
 
     snapshot = table_items(dynamodb_client, table_name)
@@ -152,7 +153,7 @@ def test_a_thousand_lots_and_a_month_of_missed_runs_are_caught_up_in_one_run(
     assert expired == sum(int(lot["points"]["N"]) for lot in due) - 500  # the unspent part
     assert expired == sum(int(lot["expiredPoints"]["N"]) for lot in due)
     member = ledger.get_member("big")
-    assert member.balance == sum(e.points for e in ledger.list_entries("big"))
+    assert member.balance == sum(e.points for e in list_entries(ledger, "big"))
     assert member.balance == sum(int(lot["points"]["N"]) for lot in live)
 
     snapshot = table_items(dynamodb_client, table_name)
@@ -209,7 +210,7 @@ def test_a_damaged_member_is_set_aside_and_the_rest_of_its_shard_is_served(
     # Only the damaged member's own message failed, and it names the member.
     assert failed == [{"job": job, "memberId": damaged, "now": time, "runId": f"{job}-{time}"}]
     for member_id in (healthy_before, healthy_after):
-        entries = ledger.list_entries(member_id)
+        entries = list_entries(ledger, member_id)
         if job == "expiry":
             assert [e.points for e in entries if e.type == "expire"] == [-250]
             assert ledger.get_member(member_id).balance == 0
@@ -234,7 +235,9 @@ def test_a_damaged_member_is_set_aside_and_the_rest_of_its_shard_is_served(
     assert deliver_pending(queue) == []
     expected = 0 if job == "expiry" else 250 + 200
     assert ledger.get_member(damaged).balance == expected
-    assert ledger.get_member(damaged).balance == sum(e.points for e in ledger.list_entries(damaged))
+    assert ledger.get_member(damaged).balance == sum(
+        e.points for e in list_entries(ledger, damaged)
+    )
 
 
 def deliver_pending(queue) -> list[dict[str, Any]]:

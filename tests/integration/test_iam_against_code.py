@@ -229,7 +229,7 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         monkeypatch.setenv("EVENT_BUS_NAME", BUS)
         monkeypatch.setenv("WORK_QUEUE_URL", queue_url)
-        publisher._bus.cache_clear()
+        runtime._event_bus.cache_clear()
 
         # Orders, refunds, a duplicate (purchase award); the storefront API; redemptions.
         clock.set("2026-01-05T09:00:00Z")
@@ -299,7 +299,7 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         runtime.forget_rules()  # as in a new container: it reads the rules first
         jobs.promotions_schedule(scheduled_event("2026-11-27T00:00:00Z"), FakeLambdaContext())
         assert admin("DELETE", "/members/{memberId}", {"memberId": "iam-new"}).status == 204
-        publisher._bus.cache_clear()
+        runtime._event_bus.cache_clear()
 
 
 _RECORDED: dict[str, set[Permission]] = {}

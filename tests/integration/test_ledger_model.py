@@ -51,6 +51,7 @@ from tests.support.events import FakeLambdaContext, completed, refunded, sqs_eve
 from tests.support.http import ADMIN, call, http_event
 from tests.support.schedules import CapturedQueue, run_daily
 from tests.support.streams import StreamReader, delivered_to
+from tests.support.table import list_entries
 from tests.support.timetravel import FAKE_NOW_ENV
 
 pytestmark = pytest.mark.calendar
@@ -399,9 +400,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.clock = Clock(START)
         pin_clock(self.patch, self.clock)
         self.queue = CapturedQueue()
-        from functions.jobs import app as jobs
-
-        self.patch.setattr(jobs, "_queue", lambda: self.queue)
+        self.patch.setattr(runtime, "work_queue", lambda: self.queue)
         self.repository = DynamoLedgerRepository(self.table)
         self.stream = StreamReader(self.table)
         self.sequence = itertools.count(1)
@@ -688,7 +687,7 @@ def check_invariants(
     """The ledger invariants (docs/design.md) for one member, and the model's figures."""
     member, lots = repository.get_member_with_lots(member_id)
     assert member is not None
-    entries = repository.list_entries(member_id)
+    entries = list_entries(repository, member_id)
     context = f"member {member_id}"
     # The history is the balance (pending included).
     assert sum(e.points for e in entries) == member.balance + member.pending_points, context

@@ -10,6 +10,7 @@ from loyalty.dal.repository import DynamoLedgerRepository
 from tests.support.api import enroll
 from tests.support.events import FakeLambdaContext, completed, sqs_event
 from tests.support.streams import StreamReader, delivered_to
+from tests.support.table import list_entries
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def deliver(stream, times=1):
 
 
 def entries(ledger, member_id, reason):
-    return [e for e in ledger.list_entries(member_id) if e.reason == reason]
+    return [e for e in list_entries(ledger, member_id) if e.reason == reason]
 
 
 def test_a_sign_up_referral_pays_both_sides_once_on_the_first_order(ledger, stream, clock):

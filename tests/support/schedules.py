@@ -49,10 +49,10 @@ class CapturedQueue:
 
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> CapturedQueue:
-    from functions.jobs import app as jobs
+    from loyalty import runtime
 
     captured = CapturedQueue()
-    monkeypatch.setattr(jobs, "_queue", lambda: captured)
+    monkeypatch.setattr(runtime, "work_queue", lambda: captured)
     return captured
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from functions.events_publisher import app as publisher
+from loyalty import runtime
 from loyalty.dal.events_bus import EventBus, PublishFailed, stream_change
 from loyalty.domain.outbound import DETAIL_TYPES, PERSONAL_FIELDS, OutboundEvent
 from tests.support.events import EVENTS_DIR, FakeLambdaContext, load_event
@@ -115,8 +116,8 @@ class Consents:
 @pytest.fixture
 def fake_bus(monkeypatch: pytest.MonkeyPatch):
     def install(client: FakeEvents, consenting: bool = True) -> FakeEvents:
-        monkeypatch.setattr(publisher, "event_bus", lambda: EventBus("the-bus", client))
-        monkeypatch.setattr(publisher, "marketing_consents", lambda: Consents(consenting))
+        monkeypatch.setattr(runtime, "event_bus", lambda: EventBus("the-bus", client))
+        monkeypatch.setattr(runtime, "marketing_consents", lambda: Consents(consenting))
         return client
 
     return install

@@ -9,19 +9,23 @@ warm one within a minute, for one GetItem a minute per container."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from functools import lru_cache
 
+from loyalty.dal.events_bus import EventBus
 from loyalty.dal.kpis import DynamoKpiStore
 from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.rules import ProgramRules
 from loyalty.services.expiry import ExpiryService
-from loyalty.services.jobs import Promotions, ScheduledAwards
+from loyalty.services.jobs import JobRuns, Promotions, ScheduledAwards, WorkSender
 from loyalty.services.kpis import KpiProjector, KpiService
 from loyalty.services.members import MemberService
 from loyalty.services.operations import OperatorService, PrivacyService, ProgramService
 from loyalty.services.orders import OrderService
+from loyalty.services.outbox import StreamPublisher
 from loyalty.services.referrals import ReferralService
 from loyalty.services.rewards import RewardService
 from loyalty.settings import load_rules, settings
@@ -116,3 +120,27 @@ def kpi_projector() -> KpiProjector:
 
 def kpi_service() -> KpiService:
     return KpiService(_kpi_store())
+
+
+def work_queue() -> WorkSender:
+    """The jobs' work queue (SQS), from WORK_QUEUE_URL."""
+    return WorkQueue(os.environ["WORK_QUEUE_URL"])
+
+
+def job_runs() -> JobRuns:
+    return JobRuns(work_queue())
+
+
+@lru_cache(maxsize=4)
+def _event_bus(bus_name: str) -> EventBus:
+    # One client per container (and per bus, as tests switch buses).
+    return EventBus(bus_name)
+
+
+def event_bus() -> EventBus:
+    return _event_bus(os.environ.get("EVENT_BUS_NAME", ""))
+
+
+def stream_publisher() -> StreamPublisher:
+    """A publisher for one invocation (consents are read once per member in it)."""
+    return StreamPublisher(event_bus, marketing_consents)

@@ -16,21 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
-
-from botocore.exceptions import ClientError
+from typing import Any, cast
 
 from loyalty.dal import keys
-from loyalty.dal.repository import (
-    Item,
-    _from_ddb,
-    _key,
-    _lot_from_item,
-    _member_from_item,
-    _to_ddb,
-    default_client,
-    query_between,
-)
+from loyalty.dal.items import Item, from_ddb, item_key, lot_from_item, member_from_item, to_ddb
+from loyalty.dal.table import TableAccess, query_between, transact
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.errors import ConcurrentUpdate
 from loyalty.domain.kpis import (
@@ -44,24 +34,17 @@ from loyalty.domain.kpis import (
 )
 from loyalty.domain.ledger import MemberState, PointsLot
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.client import DynamoDBClient
-
 MARKER_TTL = timedelta(days=7)
 # A day item lives past the longest report window (90 days), then expires.
 DAY_TTL = timedelta(days=120)
 
 
-class DynamoKpiStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self.client = client or default_client()
-
+class DynamoKpiStore(TableAccess):
     # ---- reads -------------------------------------------------------------------------
 
     def activity_states(self, member_ids: Iterable[str]) -> dict[str, ActivityState]:
         """The members' activity as the projection holds it, in one BatchGetItem."""
-        wanted = [_key(keys.member_pk(m), keys.MEMBER_KPI_SK) for m in sorted(set(member_ids))]
+        wanted = [item_key(keys.member_pk(m), keys.MEMBER_KPI_SK) for m in sorted(set(member_ids))]
         states: dict[str, ActivityState] = {}
         for start in range(0, len(wanted), 100):  # BatchGetItem's limit
             request: dict[str, Any] = {
@@ -76,7 +59,7 @@ class DynamoKpiStore:
                     RequestItems=request, ReturnConsumedCapacity="TOTAL"
                 )
                 for raw in response["Responses"].get(self.table_name, []):
-                    item = _from_ddb(raw)
+                    item = from_ddb(raw)
                     states[str(item["memberId"])] = _activity_of(item)
                 request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
         return states
@@ -88,11 +71,11 @@ class DynamoKpiStore:
         state: Item = {}
         for item in query_between(self.client, self.table_name, member_id, *keys.KPI_MEMBER_RANGE):
             if item["SK"] == keys.PROFILE_SK:
-                member = _member_from_item(item)
+                member = member_from_item(item)
             elif item["SK"] == keys.MEMBER_KPI_SK:
                 state = item
             elif item["SK"].startswith(keys.LOT_PREFIX):
-                lots.append(_lot_from_item(item))
+                lots.append(lot_from_item(item))
         return MemberSnapshot(
             member_id=member_id,
             member=member,
@@ -108,7 +91,7 @@ class DynamoKpiStore:
         arguments: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": _to_ddb(
+            "ExpressionAttributeValues": to_ddb(
                 {":pk": keys.KPI_PK, ":low": keys.kpi_day_sk(since), ":high": keys.KPI_TOTALS_SK}
             ),
             "ReturnConsumedCapacity": "TOTAL",
@@ -118,7 +101,7 @@ class DynamoKpiStore:
         while True:
             response = self.client.query(**arguments)
             for raw in response.get("Items", []):
-                item = _from_ddb(raw)
+                item = from_ddb(raw)
                 counters = _counters_of(item)
                 if item["SK"] == keys.KPI_TOTALS_SK:
                     totals = counters
@@ -142,7 +125,7 @@ class DynamoKpiStore:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": _to_ddb(
+                    "Item": to_ddb(
                         {
                             "PK": keys.member_pk(entry.member_id),
                             "SK": keys.kpi_entry_marker_sk(entry.entry_id),
@@ -163,13 +146,13 @@ class DynamoKpiStore:
                 {
                     "Update": {
                         "TableName": self.table_name,
-                        "Key": _key(keys.member_pk(move.member_id), keys.MEMBER_KPI_SK),
+                        "Key": item_key(keys.member_pk(move.member_id), keys.MEMBER_KPI_SK),
                         "UpdateExpression": (
                             "SET itemType = :type, memberId = :member, lastActiveDay = :day, "
                             "updatedAt = :now"
                         ),
                         "ConditionExpression": condition,
-                        "ExpressionAttributeValues": _to_ddb(
+                        "ExpressionAttributeValues": to_ddb(
                             values
                             | {
                                 ":type": "kpiMember",
@@ -186,17 +169,18 @@ class DynamoKpiStore:
             *moves,
             *self._aggregate_actions(projection.totals, projection.days, now),
         ]
-        reasons = self._transact(actions)
-        if reasons is None:
-            return
-        counted = [
-            entry.entry_id
-            for entry, reason in zip(projection.entries, reasons, strict=False)
-            if reason.get("Code") == "ConditionalCheckFailed"
-        ]
-        if counted:
-            raise EntriesAlreadyCounted(counted)
-        raise ConcurrentUpdate("the KPI aggregates changed during the write")
+
+        def cancelled(reasons: Sequence[Mapping[str, Any]]) -> Exception:
+            counted = [
+                entry.entry_id
+                for entry, reason in zip(projection.entries, reasons, strict=False)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            if counted:
+                return EntriesAlreadyCounted(counted)
+            return ConcurrentUpdate("the KPI aggregates changed during the write")
+
+        transact(self.client, actions, cancelled=cancelled)
 
     def commit_members(self, projections: Sequence[MemberProjection], now: datetime) -> None:
         """One transaction: each member's new contribution (conditional on the version and
@@ -220,13 +204,13 @@ class DynamoKpiStore:
                 {
                     "Update": {
                         "TableName": self.table_name,
-                        "Key": _key(keys.member_pk(projection.member_id), keys.MEMBER_KPI_SK),
+                        "Key": item_key(keys.member_pk(projection.member_id), keys.MEMBER_KPI_SK),
                         "UpdateExpression": (
                             "SET itemType = :type, memberId = :member, contribution = :counted, "
                             "activityClosed = :closed, updatedAt = :now ADD version :one"
                         ),
                         "ConditionExpression": condition,
-                        "ExpressionAttributeValues": _to_ddb(
+                        "ExpressionAttributeValues": to_ddb(
                             values
                             | {
                                 ":type": "kpiMember",
@@ -241,8 +225,11 @@ class DynamoKpiStore:
                 }
             )
         actions += self._aggregate_actions(totals, days, now)
-        if self._transact(actions) is not None:
-            raise ConcurrentUpdate("a member's KPI state changed during the write")
+        transact(
+            self.client,
+            actions,
+            cancelled=lambda _: ConcurrentUpdate("a member's KPI state changed during the write"),
+        )
 
     def _aggregate_actions(
         self, totals: Mapping[str, int], days: Mapping[date, Mapping[str, int]], now: datetime
@@ -271,27 +258,12 @@ class DynamoKpiStore:
         return {
             "Update": {
                 "TableName": self.table_name,
-                "Key": _key(keys.KPI_PK, sk),
+                "Key": item_key(keys.KPI_PK, sk),
                 "UpdateExpression": f"{sets} ADD {adds}",
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": _to_ddb(values),
+                "ExpressionAttributeValues": to_ddb(values),
             }
         }
-
-    def _transact(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """Write all or nothing; None when written, else the cancellation reasons."""
-        if not actions:
-            return None
-        try:
-            self.client.transact_write_items(
-                TransactItems=actions,  # type: ignore[arg-type]
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            return cast(list[dict[str, Any]], error.response.get("CancellationReasons", []))
-        return None
 
 
 def _activity_of(item: Mapping[str, Any]) -> ActivityState:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from loyalty.dal.keys import EXPIRY_SHARDS
 from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
 from loyalty.domain.ledger import DedupeKey, EarnPlan, plan_earning
 from loyalty.domain.ports import DueIndex, JobStore
@@ -211,3 +212,40 @@ class Promotions:
             if self._store.record_promotion(window.name, start, end, window.multiplier, now):
                 announced.append(window.name)
         return announced
+
+
+class WorkSender(Protocol):
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        """Queue the work items; raise if any was not accepted."""
+
+
+class JobRuns:
+    """A member job's run on the work queue: a message per shard of the due index, then a
+    shard's follow-ups (each member set aside alone, and the rest of the shard when its
+    invocation ran short of time)."""
+
+    def __init__(self, queue: WorkSender, shards: int = EXPIRY_SHARDS) -> None:
+        self.queue = queue
+        self.shards = shards
+
+    def start(self, job: str, now: str, run_id: str) -> int:
+        """Queue the run's shards; how many were queued."""
+        self.queue.send(
+            [
+                {"job": job, "shard": shard, "now": now, "runId": run_id}
+                for shard in range(self.shards)
+            ]
+        )
+        return self.shards
+
+    def follow_up(self, work: dict[str, Any], run: ShardRun) -> None:
+        """Queue what the shard's work left: its failed members, each as a message of its
+        own, and the shard from its cursor if it is not done."""
+        follow_ups = [
+            {"job": work["job"], "memberId": member, "now": work["now"], "runId": work["runId"]}
+            for member in run.failed
+        ]
+        if not run.done:
+            follow_ups.append({**work, "cursor": run.cursor})
+        if follow_ups:
+            self.queue.send(follow_ups)

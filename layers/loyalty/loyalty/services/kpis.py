@@ -3,11 +3,12 @@ report the operators read (a fixed, small read, never proportional to the member
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from loyalty.dal.events_bus import entry_fact, stream_attributes
 from loyalty.domain.errors import ConcurrentUpdate
 from loyalty.domain.kpis import (
     MAX_ACTIONS,
@@ -58,6 +59,21 @@ class KpiProjector:
     def __init__(self, store: KpiStore, clock: Callable[[], datetime] | None = None) -> None:
         self._store = store
         self._clock = clock or (lambda: wall_clock.utc_now())
+
+    def project_records(self, records: Sequence[Mapping[str, Any]]) -> ProjectionResult:
+        """Stream records as Lambda delivers them: each inserted ledger entry counted, each
+        changed member's contribution brought up to date (other items are skipped)."""
+        entries: list[EntryFact] = []
+        members: list[str] = []
+        for record in records:
+            change = record.get("dynamodb") or {}
+            image = change.get("NewImage") or change.get("OldImage") or {}
+            item_type = stream_attributes(image, "itemType").get("itemType")
+            if item_type == "entry" and record.get("eventName") == "INSERT":
+                entries.append(entry_fact(image))
+            elif item_type == "member":
+                members.append(str(stream_attributes(image, "memberId")["memberId"]))
+        return self.project(entries, members)
 
     def project(self, entries: Sequence[EntryFact], member_ids: Sequence[str]) -> ProjectionResult:
         """Count the new entries (once each, however often delivered) and bring the

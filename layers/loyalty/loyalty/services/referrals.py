@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from loyalty.dal.events_bus import stream_change
+from loyalty.domain.calendar import parse_instant
 from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
 from loyalty.domain.ports import ReferralStore
 from loyalty.domain.referrals import decide_referrer, plan_referral
@@ -22,6 +26,22 @@ class ReferralOutcome:
 
 
 class ReferralService(RulesService[ReferralStore]):
+    def complete_first_order(self, record: Mapping[str, Any]) -> tuple[str, ReferralOutcome] | None:
+        """The referral of the member whose first order one stream record (as Lambda
+        delivers it) inserted: the member and the outcome; None when the record is not a
+        first order's (the stream's filter criteria should have kept it away)."""
+        order = stream_change(record).new
+        if not order or order.get("itemType") != "order" or order.get("firstOrder") is not True:
+            return None
+        member_id = str(order["memberId"])
+        outcome = self.complete(
+            referee_id=member_id,
+            order_id=str(order["orderId"]),
+            order_code=str(order["referralCode"]) if order.get("referralCode") else None,
+            occurred_at=parse_instant(str(order["occurredAt"])),
+        )
+        return member_id, outcome
+
     def complete(
         self,
         *,

@@ -1,0 +1,956 @@
+"""The ledger on the single table: what the services read of members, orders, lots,
+schedules, referrals and redemptions, and each plan of the domain (an order's award, a
+refund, an enrollment, an earning, an expiry step, a referral, a redemption) written as one
+`TransactWriteItems`, the business event's dedupe marker conditional in the same transaction
+as the points. The action builders shared with `operations` (the profile's change, a
+spend, a lot released or reduced, a schedule) are functions of the table name."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from loyalty.dal import keys
+from loyalty.dal.items import (
+    Item,
+    entry_from_item,
+    entry_item,
+    from_ddb,
+    item_key,
+    lot_from_item,
+    lot_item,
+    lot_ref_item,
+    member_from_item,
+    new_profile_item,
+    order_from_item,
+    order_item,
+    redemption_from_item,
+    referral_code_item,
+    reward_from_item,
+    schedule_from_item,
+    to_ddb,
+)
+from loyalty.dal.table import TableAccess, put_action, query_between
+from loyalty.domain.calendar import format_instant
+from loyalty.domain.errors import (
+    AlreadyRewarded,
+    ConcurrentUpdate,
+    DuplicateEvent,
+    EmailTaken,
+    OutOfStock,
+)
+from loyalty.domain.expiry import ExpiryPlan
+from loyalty.domain.ledger import (
+    EarnPlan,
+    LedgerEntry,
+    LotReduction,
+    LotRef,
+    MemberChange,
+    MemberState,
+    OrderAwardPlan,
+    OrderRecord,
+    PointsLot,
+    PreviousFirstOrder,
+    RefundPlan,
+    SpendPlan,
+)
+from loyalty.domain.members import EnrollmentPlan
+from loyalty.domain.referrals import ReferralPlan
+from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
+
+
+class LedgerStore(TableAccess):
+    """The ledger's reads and writes."""
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def get_member(self, member_id: str) -> MemberState | None:
+        item = self._get(keys.member_pk(member_id), keys.PROFILE_SK)
+        return member_from_item(item) if item else None
+
+    def get_member_and_order(
+        self, member_id: str, order_id: str
+    ) -> tuple[MemberState | None, OrderRecord | None]:
+        """Both in one BatchGetItem (a refund needs the order's record and the profile)."""
+        wanted = [
+            item_key(keys.member_pk(member_id), keys.PROFILE_SK),
+            item_key(keys.order_pk(order_id), keys.ORDER_SK),
+        ]
+        found = self._batch_get(wanted)
+        member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
+        order = next((item for item in found if item["SK"] == keys.ORDER_SK), None)
+        return (
+            member_from_item(member) if member else None,
+            order_from_item(order) if order else None,
+        )
+
+    def get_lots(self, member_id: str, refs: Iterable[LotRef | None]) -> dict[str, PointsLot]:
+        """The named lots as they are now, by lot id (one BatchGetItem; none for no lots)."""
+        wanted = {
+            ref.lot_id: item_key(keys.member_pk(member_id), keys.lot_sk(ref.expires_at, ref.lot_id))
+            for ref in refs
+            if ref is not None
+        }
+        if not wanted:
+            return {}
+        return {
+            lot.lot_id: lot
+            for lot in (lot_from_item(item) for item in self._batch_get(list(wanted.values())))
+        }
+
+    def get_previous_first_order(self, member: MemberState) -> PreviousFirstOrder | None:
+        """The member's recorded first order, its bonus lot and the tenure schedule: what an
+        earlier order needs to take over as the first (two reads; only on that rare path)."""
+        if member.first_order_id is None:
+            return None
+        found = self._batch_get(
+            [
+                item_key(keys.order_pk(member.first_order_id), keys.ORDER_SK),
+                item_key(keys.member_pk(member.member_id), keys.schedule_sk("tenure")),
+            ]
+        )
+        order = next((item for item in found if item["SK"] == keys.ORDER_SK), None)
+        if order is None:
+            return None
+        record = order_from_item(order)
+        schedule = next((item for item in found if item["SK"] != keys.ORDER_SK), None)
+        lots = self.get_lots(member.member_id, [record.bonus_lot])
+        return PreviousFirstOrder(
+            record,
+            lots.get(record.bonus_lot.lot_id) if record.bonus_lot else None,
+            schedule_from_item(schedule) if schedule else None,
+        )
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def commit_order_award(self, plan: OrderAwardPlan, now: datetime) -> None:
+        """One transaction: the order record (dedupe marker), the profile, entries, lots."""
+        recorded_at = format_instant(now)
+        actions = [
+            put_action(self.table_name, order_item(plan.order, recorded_at), must_be_new=True),
+            *member_actions(self.table_name, plan.member, recorded_at),
+            *[
+                put_action(self.table_name, entry_item(entry, recorded_at))
+                for entry in plan.entries
+            ],
+            *[put_action(self.table_name, lot_item(lot, recorded_at)) for lot in plan.lots],
+        ]
+        handover = plan.handover
+        if handover is not None:
+            # The previous first order gives way: its record (as read: still first, no
+            # refund since), the bonus lot it hands over, the tenure schedule moved.
+            previous = handover.after
+            bonus_lot = lot_ref_item(previous.bonus_lot)
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": item_key(keys.order_pk(previous.order_id), keys.ORDER_SK),
+                        "UpdateExpression": (
+                            "SET firstOrder = :false, firstPurchaseBonus = :bonus, "
+                            + ("bonusLot = :lot, " if bonus_lot else "")
+                            + "updatedAt = :now"
+                            + ("" if bonus_lot else " REMOVE bonusLot")
+                        ),
+                        "ConditionExpression": "firstOrder = :true AND refundCount = :count",
+                        "ExpressionAttributeValues": to_ddb(
+                            {
+                                ":false": False,
+                                ":true": True,
+                                ":bonus": previous.first_purchase_bonus,
+                                ":lot": bonus_lot,
+                                ":count": handover.before.refund_count,
+                                ":now": recorded_at,
+                            }
+                        ),
+                    }
+                }
+            )
+            if handover.bonus_reduction is not None:
+                actions.append(
+                    lot_reduction(
+                        self.table_name,
+                        plan.member.member_id,
+                        handover.bonus_reduction,
+                        recorded_at,
+                    )
+                )
+            if handover.tenure is not None:
+                actions.append(
+                    schedule_action(
+                        self.table_name, plan.member.member_id, handover.tenure, recorded_at
+                    )
+                )
+        self._transact(actions)
+
+    def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
+        """One transaction: the refund marker, the order record (guarded by its refund count),
+        the profile, reversal entries and the lots they lower."""
+        recorded_at = format_instant(now)
+        order = plan.order_after
+        marker = {
+            "PK": keys.order_pk(order.order_id),
+            "SK": keys.refund_sk(plan.refund_id),
+            "itemType": "refund",
+            "refundId": plan.refund_id,
+            "orderId": order.order_id,
+            "memberId": order.member_id,
+            "requestedAmount": str(plan.requested_amount),
+            "refundedAmount": str(plan.applied_amount),
+            "cappedAmount": str(plan.capped_amount),
+            "expiredPoints": plan.expired_points,
+            "points": plan.points,
+            "recordedAt": recorded_at,
+        }
+        order_update = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": item_key(keys.order_pk(order.order_id), keys.ORDER_SK),
+                "UpdateExpression": (
+                    "SET refundedAmount = :refunded, reversedPoints = :reversed, "
+                    "bonusReversed = :bonus, refundCount = :count, updatedAt = :now"
+                ),
+                "ConditionExpression": "refundCount = :expected",
+                "ExpressionAttributeValues": to_ddb(
+                    {
+                        ":refunded": str(order.refunded_amount),
+                        ":reversed": order.reversed_points,
+                        ":bonus": order.bonus_reversed,
+                        ":count": order.refund_count,
+                        ":expected": plan.order_before.refund_count,
+                        ":now": recorded_at,
+                    }
+                ),
+            }
+        }
+        lot_updates = [
+            lot_reduction(self.table_name, order.member_id, reduction, recorded_at)
+            for reduction in plan.lot_reductions
+        ]
+        actions = [
+            put_action(self.table_name, marker, must_be_new=True),
+            order_update,
+            *member_actions(self.table_name, plan.member, recorded_at),
+            *[
+                put_action(self.table_name, entry_item(entry, recorded_at))
+                for entry in plan.entries
+            ],
+            *lot_updates,
+        ]
+        self._transact(actions)
+
+    # ---- members ------------------------------------------------------------------------
+
+    def get_member_with_lots(self, member_id: str) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and its lots in one Query (their sort keys are adjacent)."""
+        member: MemberState | None = None
+        lots: list[PointsLot] = []
+        for item in query_between(self.client, self.table_name, member_id, *keys.VIEW_RANGE):
+            if item["SK"] == keys.PROFILE_SK:
+                member = member_from_item(item)
+            elif item["SK"].startswith(keys.LOT_PREFIX):
+                lots.append(lot_from_item(item))
+        return member, lots
+
+    def page_entries(
+        self, member_id: str, limit: int, after_entry_id: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """One page of the ledger, newest first; the id to continue after, if more remain.
+        One entry more than the page is read, so the last page never offers an empty next
+        one; consistent, so a member sees a redemption made a moment ago."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": to_ddb(
+                {":pk": keys.member_pk(member_id), ":prefix": keys.ENTRY_PREFIX}
+            ),
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+            "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after_entry_id is not None:
+            arguments["ExclusiveStartKey"] = item_key(
+                keys.member_pk(member_id), keys.entry_sk(after_entry_id)
+            )
+        response = self.client.query(**arguments)
+        entries = [entry_from_item(from_ddb(item)) for item in response.get("Items", [])]
+        if len(entries) > limit:
+            return entries[:limit], entries[limit - 1].entry_id
+        return entries, None
+
+    def referral_owner(self, code: str) -> str | None:
+        item = self._get(keys.referral_code_pk(code), keys.REFERRAL_CODE_SK, consistent=False)
+        return str(item["memberId"]) if item else None
+
+    def list_referrals(self, member_id: str) -> list[Item]:
+        """The referrals a member made: `{refereeId, status, points}` each."""
+        return [
+            {
+                "refereeId": item["refereeId"],
+                "status": item["status"],
+                "points": int(item.get("points", 0)),
+            }
+            for item in self._query_prefix(keys.member_pk(member_id), keys.REFERRAL_PREFIX)
+        ]
+
+    def commit_enrollment(self, plan: EnrollmentPlan, now: datetime) -> None:
+        """Create the member (with referral code and email lock) or update the profile of a
+        known one. Raises EmailTaken, or ConcurrentUpdate (read again and re-plan)."""
+        recorded_at = format_instant(now)
+        profile = plan.profile
+        personal: Item = {
+            "name": profile.name,
+            "email": profile.email,
+            "phone": profile.phone,
+            "birthday": profile.birthday.isoformat() if profile.birthday else None,
+        }
+        email_lock = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_ddb(
+                    {
+                        "PK": keys.email_pk(profile.email or ""),
+                        "SK": keys.EMAIL_SK,
+                        "itemType": "emailLock",
+                        "memberId": plan.member_id,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(PK) OR memberId = :member",
+                "ExpressionAttributeValues": to_ddb({":member": plan.member_id}),
+            }
+        }
+        actions: list[dict[str, Any]] = []
+        failures: dict[int, Exception] = {}
+        if profile.email:
+            actions.append(email_lock)
+            failures[0] = EmailTaken("the email belongs to another member")
+        referral_fields: Item = {}
+        if plan.referral is not None:
+            referral_fields = {"referredBy": plan.referral.referrer_id}
+        if profile.marketing_consent is not None:
+            # Given or not, never removed by omission: only an explicit choice changes it.
+            referral_fields["marketingConsent"] = profile.marketing_consent
+        if plan.new_member is not None:
+            item = new_profile_item(plan.new_member, recorded_at) | personal | referral_fields
+            actions += [
+                put_action(self.table_name, item, must_be_new=True),
+                put_action(self.table_name, referral_code_item(plan.new_member), must_be_new=True),
+            ]
+            tenure = plan.new_member.tenure
+            if tenure is not None and tenure.due_at is not None:
+                actions.append(
+                    schedule_action(self.table_name, plan.member_id, tenure, recorded_at)
+                )
+        else:
+            values: Item = {":now": recorded_at}
+            sets = ["updatedAt = :now"]
+            removes = []
+            for name, value in (personal | referral_fields).items():
+                if value is None:
+                    removes.append(name)
+                else:
+                    sets.append(f"#{name} = :{name}")
+                    values[f":{name}"] = value
+            expression = "SET " + ", ".join(sets)
+            if removes:
+                expression += " REMOVE " + ", ".join(f"#{name}" for name in removes)
+            condition = "attribute_exists(PK) AND attribute_not_exists(erasedAt)"
+            if plan.referral is not None:
+                condition += " AND attribute_not_exists(referredBy) AND orderCount = :zero"
+                values[":zero"] = 0
+            names = {f"#{name}": name for name in (personal | referral_fields)}
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": item_key(keys.member_pk(plan.member_id), keys.PROFILE_SK),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": to_ddb(values),
+                    }
+                }
+            )
+            if plan.previous_email and plan.previous_email != profile.email:
+                actions.append(
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": item_key(keys.email_pk(plan.previous_email), keys.EMAIL_SK),
+                            "ConditionExpression": "attribute_not_exists(PK) OR memberId = :m",
+                            "ExpressionAttributeValues": to_ddb({":m": plan.member_id}),
+                        }
+                    }
+                )
+        if plan.birthday_schedule is not None:
+            actions.append(
+                schedule_action(
+                    self.table_name, plan.member_id, plan.birthday_schedule, recorded_at
+                )
+            )
+        if plan.referral is not None:
+            referral = {
+                "PK": keys.member_pk(plan.referral.referrer_id),
+                "SK": keys.referral_sk(plan.member_id),
+                "itemType": "referral",
+                "referrerId": plan.referral.referrer_id,
+                "refereeId": plan.member_id,
+                "code": plan.referral.code,
+                "status": "pending",
+                "points": 0,
+                "createdAt": recorded_at,
+            }
+            actions.append(put_action(self.table_name, referral, must_be_new=True))
+        self._transact(actions, failures)
+
+    # ---- one-time earnings (reviews, shares, ...) -----------------------------------------
+
+    def commit_earning(self, plan: EarnPlan, now: datetime) -> None:
+        """One transaction: the event's marker (conditional), the profile, entries, lots.
+        Raises AlreadyRewarded or ConcurrentUpdate."""
+        recorded_at = format_instant(now)
+        marker = {
+            "PK": keys.member_pk(plan.member.member_id),
+            "SK": keys.dedupe_sk(plan.dedupe.kind, plan.dedupe.value),
+            "itemType": f"{plan.dedupe.kind}Marker",
+            "memberId": plan.member.member_id,
+            "points": plan.points,
+            "recordedAt": recorded_at,
+        }
+        actions = [
+            put_action(self.table_name, marker, must_be_new=True),
+            *member_actions(self.table_name, plan.member, recorded_at),
+            *[
+                put_action(self.table_name, entry_item(entry, recorded_at))
+                for entry in plan.entries
+            ],
+            *[put_action(self.table_name, lot_item(lot, recorded_at)) for lot in plan.lots],
+        ]
+        if plan.schedule is not None:
+            actions.append(
+                schedule_action(self.table_name, plan.member.member_id, plan.schedule, recorded_at)
+            )
+        self._transact(actions, {0: AlreadyRewarded("already rewarded")})
+
+    # ---- expiry ---------------------------------------------------------------------------
+
+    def due_members(
+        self, job: str, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Members due for a daily job (for expiry: a lot to warn about or expire) in one
+        shard of the sparse index; the key to continue after, if the page was full."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK < :upper",
+            "ExpressionAttributeValues": to_ddb(
+                {":pk": keys.due_pk(job, shard), ":upper": keys.due_upper_bound(now)}
+            ),
+            "ProjectionExpression": "memberId",
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after:
+            arguments["ExclusiveStartKey"] = after
+        response = self.client.query(**arguments)
+        members = list(dict.fromkeys(from_ddb(item)["memberId"] for item in response["Items"]))
+        return members, response.get("LastEvaluatedKey")
+
+    def get_schedule(self, member_id: str, job: ScheduledJob) -> Schedule | None:
+        item = self._get(keys.member_pk(member_id), keys.schedule_sk(job))
+        return schedule_from_item(item) if item else None
+
+    def put_schedule(self, member_id: str, change: ScheduleChange, now: datetime) -> None:
+        self._transact(
+            [schedule_action(self.table_name, member_id, change, format_instant(now))], {}
+        )
+
+    def record_promotion(
+        self, name: str, start: date, end: date, multiplier: Decimal, now: datetime
+    ) -> bool:
+        """The promotion's announcement, once per window occurrence; True when new."""
+        promotion_id = f"{name}-{start.isoformat()}"
+        item = {
+            "PK": keys.promotion_pk(promotion_id),
+            "SK": keys.PROMOTION_SK,
+            "itemType": "promotion",
+            "promotionId": promotion_id,
+            "name": name,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "multiplier": str(multiplier),
+            "createdAt": format_instant(now),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_ddb(item),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None:
+        """One transaction per step, exactly `plan.actions` actions: the profile (guarded:
+        nothing spent or earned since it was read), the expiry entry, released lots, settled
+        lots leaving the index with their expired part, warned lots moving on to their
+        expiry, and a warning item per warned lot (published by the stream)."""
+        recorded_at = format_instant(now)
+        member = plan.member
+        profile = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": item_key(keys.member_pk(member.member_id), keys.PROFILE_SK),
+                "UpdateExpression": (
+                    "SET updatedAt = :now ADD balance :balance, debited :expired, "
+                    "settledEarned :settled, lotTotal :released, pendingPoints :unheld"
+                ),
+                "ConditionExpression": (
+                    "version = :version AND debited = :debited AND settledEarned = :settledBefore"
+                ),
+                "ExpressionAttributeValues": to_ddb(
+                    {
+                        ":now": recorded_at,
+                        ":balance": plan.released_points - plan.expired_points,
+                        ":expired": plan.expired_points,
+                        ":settled": plan.settled_points,
+                        ":released": plan.released_points,
+                        ":unheld": -plan.released_points,
+                        ":version": member.version,
+                        ":debited": member.debited,
+                        ":settledBefore": member.settled_earned,
+                    }
+                ),
+            }
+        }
+        actions: list[dict[str, Any]] = [profile]
+        if plan.entry is not None:
+            actions.append(put_action(self.table_name, entry_item(plan.entry, recorded_at)))
+        actions += [release_action(self.table_name, lot, recorded_at) for lot in plan.released]
+        for settled in plan.settled:
+            lot = settled.lot
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": item_key(
+                            keys.member_pk(member.member_id),
+                            keys.lot_sk(lot.expires_at, lot.lot_id),
+                        ),
+                        # The lot's expired part: a later refund reverses only the rest.
+                        "UpdateExpression": (
+                            "SET settledAt = :now, expiredPoints = :expired REMOVE GSI1PK, GSI1SK"
+                        ),
+                        "ConditionExpression": "attribute_not_exists(settledAt)",
+                        "ExpressionAttributeValues": to_ddb(
+                            {":now": recorded_at, ":expired": settled.expired_points}
+                        ),
+                    }
+                }
+            )
+        warned = [(w.lot, w.points) for w in plan.warnings] + [
+            (lot, 0) for lot in plan.warned_without_points
+        ]
+        for lot, points in warned:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": item_key(
+                            keys.member_pk(member.member_id),
+                            keys.lot_sk(lot.expires_at, lot.lot_id),
+                        ),
+                        "UpdateExpression": "SET warnedAt = :now, GSI1SK = :next",
+                        "ConditionExpression": "attribute_not_exists(warnedAt)",
+                        "ExpressionAttributeValues": to_ddb(
+                            {
+                                ":now": recorded_at,
+                                ":next": keys.lot_due_gsi_sk(
+                                    lot.expires_at, member.member_id, lot.lot_id
+                                ),
+                            }
+                        ),
+                    }
+                }
+            )
+            if points:
+                warning = {
+                    "PK": keys.member_pk(member.member_id),
+                    "SK": keys.warning_sk(lot.lot_id),
+                    "itemType": "expiryWarning",
+                    "memberId": member.member_id,
+                    "lotId": lot.lot_id,
+                    "points": points,
+                    "expiresAt": format_instant(lot.expires_at),
+                    "recordedAt": recorded_at,
+                }
+                actions.append(put_action(self.table_name, warning, must_be_new=True))
+        self._transact(actions, {})
+
+    # ---- referrals ----------------------------------------------------------------------
+
+    def commit_referral(self, plan: ReferralPlan, now: datetime) -> None:
+        """One transaction: the referral (created, or pending → completed: exactly once per
+        referred customer), both profiles under their version guards, entries and lots.
+        Raises AlreadyRewarded when the referral was completed before."""
+        recorded_at = format_instant(now)
+        referral = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": item_key(
+                    keys.member_pk(plan.referrer_id), keys.referral_sk(plan.referee_id)
+                ),
+                "UpdateExpression": (
+                    "SET itemType = :type, referrerId = :referrer, refereeId = :referee, "
+                    "#status = :completed, points = :points, orderId = :order, "
+                    "completedAt = :now, capped = :capped, "
+                    "code = if_not_exists(code, :code), createdAt = if_not_exists(createdAt, :now)"
+                ),
+                "ConditionExpression": "attribute_not_exists(PK) OR #status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": to_ddb(
+                    {
+                        ":type": "referral",
+                        ":referrer": plan.referrer_id,
+                        ":referee": plan.referee_id,
+                        ":completed": "completed",
+                        ":pending": "pending",
+                        ":points": plan.referrer_points,
+                        ":order": plan.order_id,
+                        ":now": recorded_at,
+                        ":capped": plan.capped,
+                        ":code": plan.code or "",
+                    }
+                ),
+            }
+        }
+        referred = {
+            "PK": keys.member_pk(plan.referee_id),
+            "SK": keys.REFERRED_SK,
+            "itemType": "referred",
+            "referrerId": plan.referrer_id,
+            "orderId": plan.order_id,
+            "recordedAt": recorded_at,
+        }
+        actions = [
+            referral,
+            put_action(self.table_name, referred, must_be_new=True),
+            *member_actions(self.table_name, plan.referrer, recorded_at),
+            *member_actions(self.table_name, plan.referee, recorded_at),
+            *[
+                put_action(self.table_name, entry_item(entry, recorded_at))
+                for entry in plan.entries
+            ],
+            *[put_action(self.table_name, lot_item(lot, recorded_at)) for lot in plan.lots],
+        ]
+        done = AlreadyRewarded("the referral was already completed")
+        self._transact(actions, {0: done, 1: done})
+
+    def referral_completed_by(self, referee_id: str) -> str | None:
+        """The order whose referral completed for this customer, if one did."""
+        item = self._get(keys.member_pk(referee_id), keys.REFERRED_SK)
+        return str(item["orderId"]) if item else None
+
+    def record_referral_refusal(
+        self, referee_id: str, order_id: str, code: str | None, reason: str, now: datetime
+    ) -> None:
+        """Once per order: the stream publishes it as `referral.refused`."""
+        refusal = {
+            "PK": keys.member_pk(referee_id),
+            "SK": keys.referral_refusal_sk(order_id),
+            "itemType": "referralRefusal",
+            "refereeId": referee_id,
+            "orderId": order_id,
+            "code": code,
+            "reason": reason,
+            "recordedAt": format_instant(now),
+        }
+        # Already there: recorded by an earlier delivery of the same stream record.
+        with contextlib.suppress(DuplicateEvent):
+            self._transact([put_action(self.table_name, refusal, must_be_new=True)])
+
+    # ---- redemptions ----------------------------------------------------------------------
+
+    def get_member_and_reward(
+        self, member_id: str, reward_id: str
+    ) -> tuple[MemberState | None, Reward | None]:
+        """Both in one BatchGetItem: a redemption reads once."""
+        wanted = [
+            item_key(keys.member_pk(member_id), keys.PROFILE_SK),
+            item_key(keys.CATALOG_PK, keys.reward_sk(reward_id)),
+        ]
+        found = self._batch_get(wanted)
+        member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
+        reward = next((item for item in found if item["PK"] == keys.CATALOG_PK), None)
+        return (
+            member_from_item(member) if member else None,
+            reward_from_item(reward) if reward else None,
+        )
+
+    def commit_redemption(self, plan: RedemptionPlan, now: datetime) -> None:
+        """One transaction: the redemption (its marker, keyed by the redemption id), the
+        profile (only if its balance is the one read and its tier still covers the
+        reward), the entry, the coupon
+        (unique), and the stock when the reward has one."""
+        recorded_at = format_instant(now)
+        spend = plan.spend
+        marker = {
+            "PK": keys.member_pk(spend.member_id),
+            "SK": keys.spend_sk(plan.redemption_id),
+            "itemType": "redemption",
+            "redemptionId": plan.redemption_id,
+            "memberId": spend.member_id,
+            "rewardId": plan.reward.reward_id,
+            "pointsSpent": spend.points,
+            "balance": plan.balance_after,
+            "couponCode": plan.coupon_code,
+            "requestFingerprint": plan.request_fingerprint,
+            "entryId": spend.entry.entry_id,
+            "recordedAt": recorded_at,
+        }
+        profile_update = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": item_key(keys.member_pk(spend.member_id), keys.PROFILE_SK),
+                "UpdateExpression": "SET updatedAt = :now ADD balance :minus, debited :points",
+                # The balance exactly as read (and covering the cost: the plan checked it),
+                # so the balance the redemption leaves, answered and recorded, is exact.
+                "ConditionExpression": (
+                    "attribute_exists(PK) AND balance = :read AND tierPoints >= :tierPoints"
+                ),
+                "ExpressionAttributeValues": to_ddb(
+                    {
+                        ":now": recorded_at,
+                        ":minus": -spend.points,
+                        ":points": spend.points,
+                        ":read": plan.balance_after + spend.points,
+                        ":tierPoints": plan.min_tier_points,
+                    }
+                ),
+            }
+        }
+        coupon = {
+            "PK": keys.coupon_pk(plan.coupon_code),
+            "SK": keys.COUPON_SK,
+            "itemType": "coupon",
+            "couponCode": plan.coupon_code,
+            "memberId": spend.member_id,
+            "redemptionId": plan.redemption_id,
+            "rewardId": plan.reward.reward_id,
+            "status": "issued",
+            "issuedAt": recorded_at,
+        }
+        actions = [
+            put_action(self.table_name, marker, must_be_new=True),
+            profile_update,
+            put_action(self.table_name, entry_item(spend.entry, recorded_at)),
+            put_action(self.table_name, coupon, must_be_new=True),
+        ]
+        failures: dict[int, Exception] = {
+            0: DuplicateEvent("the redemption has already been recorded"),
+            # The balance or tier changed since it was read: read again; the new plan
+            # refuses (InsufficientPoints, TierTooLow) if they no longer cover the reward.
+            1: ConcurrentUpdate("the balance changed since it was read"),
+        }
+        if plan.reward.stock is not None:
+            failures[len(actions)] = OutOfStock(f"'{plan.reward.reward_id}' is out of stock")
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": item_key(keys.CATALOG_PK, keys.reward_sk(plan.reward.reward_id)),
+                        "UpdateExpression": "ADD stock :minus",
+                        "ConditionExpression": "stock > :zero",
+                        "ExpressionAttributeValues": to_ddb({":minus": -1, ":zero": 0}),
+                    }
+                }
+            )
+        self._transact(actions, failures)
+
+    def get_redemption(self, member_id: str, redemption_id: str) -> Redemption | None:
+        item = self._get(keys.member_pk(member_id), keys.spend_sk(redemption_id))
+        return redemption_from_item(item) if item else None
+
+
+def spend_update(table_name: str, plan: SpendPlan, recorded_at: str) -> dict[str, Any]:
+    """The profile's side of spending: only if the balance covers the points now (and the
+    account is open)."""
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": item_key(keys.member_pk(plan.member_id), keys.PROFILE_SK),
+            "UpdateExpression": "SET updatedAt = :now ADD balance :minus, debited :points",
+            "ConditionExpression": (
+                "attribute_exists(PK) AND attribute_not_exists(erasedAt) AND balance >= :points"
+            ),
+            "ExpressionAttributeValues": to_ddb(
+                {":now": recorded_at, ":minus": -plan.points, ":points": plan.points}
+            ),
+        }
+    }
+
+
+def schedule_action(
+    table_name: str, member_id: str, change: ScheduleChange, recorded_at: str
+) -> dict[str, Any]:
+    key = item_key(keys.member_pk(member_id), keys.schedule_sk(change.job))
+    if change.due_at is None:
+        return {"Delete": {"TableName": table_name, "Key": key}}
+    item = {
+        "PK": keys.member_pk(member_id),
+        "SK": keys.schedule_sk(change.job),
+        "itemType": "schedule",
+        "job": change.job,
+        "memberId": member_id,
+        "dueAt": format_instant(change.due_at),
+        "step": change.step,
+        "GSI1PK": keys.schedule_gsi_pk(change.job, member_id),
+        "GSI1SK": keys.schedule_gsi_sk(change.due_at, member_id),
+        "updatedAt": recorded_at,
+    }
+    return put_action(table_name, item)
+
+
+def lot_reduction(
+    table_name: str, member_id: str, reduction: LotReduction, recorded_at: str
+) -> dict[str, Any]:
+    """Points taken back from a lot, only if the lot is still as the plan read it: the
+    same points, held or not, settled or not (a concurrent release, settlement or
+    refund makes the writer read and plan again)."""
+    held = (
+        "attribute_exists(availableAt)"
+        if reduction.pending
+        else ("attribute_not_exists(availableAt)")
+    )
+    settled = (
+        "attribute_exists(settledAt)" if reduction.settled else ("attribute_not_exists(settledAt)")
+    )
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": item_key(
+                keys.member_pk(member_id),
+                keys.lot_sk(reduction.lot.expires_at, reduction.lot.lot_id),
+            ),
+            "UpdateExpression": "ADD points :minus SET updatedAt = :now",
+            "ConditionExpression": f"points = :before AND {held} AND {settled}",
+            "ExpressionAttributeValues": to_ddb(
+                {
+                    ":minus": -reduction.points,
+                    ":before": reduction.points_before,
+                    ":now": recorded_at,
+                }
+            ),
+        }
+    }
+
+
+def release_action(table_name: str, lot: PointsLot, recorded_at: str) -> dict[str, Any]:
+    """A lot leaves the return-window hold: listed again under its next due date (its
+    warning or expiry), once (only while it is still held)."""
+    unheld = replace(lot, available_at=None)
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": item_key(keys.member_pk(lot.member_id), keys.lot_sk(lot.expires_at, lot.lot_id)),
+            "UpdateExpression": "SET releasedAt = :now, GSI1SK = :next REMOVE availableAt",
+            "ConditionExpression": "attribute_exists(availableAt)",
+            "ExpressionAttributeValues": to_ddb(
+                {
+                    ":now": recorded_at,
+                    ":next": keys.lot_due_gsi_sk(unheld.next_action_at, lot.member_id, lot.lot_id),
+                }
+            ),
+        }
+    }
+
+
+def member_actions(table_name: str, change: MemberChange, recorded_at: str) -> list[dict[str, Any]]:
+    if change.new_member is not None:
+        first_order = (
+            {
+                "firstOrderId": change.first_order[0],
+                "firstOrderAt": format_instant(change.first_order[1]),
+            }
+            if change.first_order
+            else {}
+        )
+        profile = (
+            new_profile_item(change.new_member, recorded_at)
+            | first_order
+            | {
+                "balance": change.balance,
+                "tierPoints": change.tier_points,
+                "tier": change.tier,
+                "lotTotal": change.lot_total,
+                "debited": change.debited,
+                "orderCount": change.order_count,
+                "pendingPoints": change.pending_points,
+            }
+        )
+        actions = [
+            put_action(table_name, profile, must_be_new=True),
+            put_action(table_name, referral_code_item(change.new_member), must_be_new=True),
+        ]
+        if change.new_member.tenure is not None and change.new_member.tenure.due_at:
+            actions.append(
+                schedule_action(table_name, change.member_id, change.new_member.tenure, recorded_at)
+            )
+        return actions
+    sets = "SET tier = :tier, updatedAt = :now"
+    values: Item = {
+        ":tier": change.tier,
+        ":now": recorded_at,
+        ":one": 1,
+        ":balance": change.balance,
+        ":lotTotal": change.lot_total,
+        ":tierPoints": change.tier_points,
+        ":debited": change.debited,
+        ":orderCount": change.order_count,
+        ":pendingPoints": change.pending_points,
+        ":settledEarned": change.settled_earned,
+        ":expected": change.expected_version,
+    }
+    if change.first_order is not None:
+        sets += ", firstOrderId = :firstOrderId, firstOrderAt = :firstOrderAt"
+        values |= {
+            ":firstOrderId": change.first_order[0],
+            ":firstOrderAt": format_instant(change.first_order[1]),
+        }
+    if change.enrolled_at is not None:
+        sets += ", enrolledAt = :enrolledAt"
+        values[":enrolledAt"] = format_instant(change.enrolled_at)
+    if change.shares_month is not None:
+        sets += ", sharesMonth = :sharesMonth, sharesCount = :sharesCount"
+        values |= {":sharesMonth": change.shares_month, ":sharesCount": change.shares_count}
+    if change.referrals_month is not None:
+        sets += ", referralsMonth = :referralsMonth, referralsCount = :referralsCount"
+        values |= {
+            ":referralsMonth": change.referrals_month,
+            ":referralsCount": change.referrals_count,
+        }
+    update = {
+        "Update": {
+            "TableName": table_name,
+            "Key": item_key(keys.member_pk(change.member_id), keys.PROFILE_SK),
+            "UpdateExpression": (
+                f"{sets} ADD version :one, balance :balance, lotTotal :lotTotal, "
+                "tierPoints :tierPoints, debited :debited, orderCount :orderCount, "
+                "pendingPoints :pendingPoints, settledEarned :settledEarned"
+            ),
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": to_ddb(values),
+        }
+    }
+    return [update]
