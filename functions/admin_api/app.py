@@ -32,11 +32,13 @@ from loyalty.api.models import (
     MemberIdPath,
     MemberSearchResult,
     MemberViewBody,
+    ProgramPreviewBody,
     RewardIdPath,
     RewardUpsert,
 )
 from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import describe_validation_error
+from loyalty.domain.program_preview import MAX_PREVIEW_DAYS, PreviewFigures
 from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
 from loyalty.observability import observed
@@ -209,6 +211,41 @@ def put_program(
     forget_rules()  # this container applies it at once; the others within a minute
     logger.info("program rules updated", version=saved.version)
     return saved
+
+
+@app.post(
+    "/admin/program/preview",
+    responses=documented(None, 400, 401, 403, 415, 422),
+    tags=["Operators"],
+)
+def preview_program(
+    draft: Annotated[ProgramRules, Body()],
+    days: Annotated[int, Query(ge=1, le=MAX_PREVIEW_DAYS)] = 30,
+) -> ProgramPreviewBody:
+    """What the draft rules would have changed: the orders of the last `days` days (the
+    newest 5,000 at most) replayed under `draft`, per tier and in total, against what they
+    were awarded. Validated as `PUT /admin/program` would; writes nothing."""
+    preview = program_service().preview(draft, days=days)
+    return ProgramPreviewBody.model_validate(
+        {
+            "start": preview.start,
+            "end": preview.end,
+            "draftVersion": preview.draft_version,
+            "total": _figures(preview.total),
+            "byTier": {tier: _figures(f) for tier, f in preview.by_tier.items()},
+            "truncated": preview.truncated,
+            "rulesVersions": list(preview.rules_versions),
+        }
+    )
+
+
+def _figures(figures: PreviewFigures) -> dict[str, int]:
+    return {
+        "orders": figures.orders,
+        "awarded": figures.awarded,
+        "wouldAward": figures.would_award,
+        "difference": figures.difference,
+    }
 
 
 @app.get("/admin/audit", responses=documented(None, 400, 401, 403), tags=["Operators"])

@@ -586,6 +586,57 @@ def test_program_rules_are_saved_and_a_stale_edit_is_refused_in_words(
     assert status == 200, body
 
 
+def test_the_preview_shows_what_a_draft_would_change_before_anything_is_saved(
+    page: Any, stack: Any, admin_api: Api
+) -> None:
+    original = admin_api.get("admin/program")
+    draft = {**original, "pointsPerDollar": original["pointsPerDollar"] * 2}
+    status, expected = admin_api.call("POST", "admin/program/preview?days=90", draft)
+    assert status == 200, expected
+    assert expected["total"]["orders"] > 0  # the local stack's sample orders
+    sign_in(page, stack)
+    expect(page.locator("#program-version")).to_contain_text(f"Version {original['version']}")
+    page.get_by_label("Rules document (JSON)").fill(json.dumps(draft, indent=2))
+    page.get_by_label("Replay the last").fill("90")
+
+    page.get_by_role("button", name="Preview changes").click()
+
+    total = expected["total"]
+    expect(page.locator("#program-message")).to_contain_text(
+        f"Preview: {total['orders']:,} orders would have earned {total['difference']:+,} points"
+    )
+    expect(page.locator("#program-message")).to_contain_text("Nothing is saved yet.")
+    table = page.get_by_role("table", name=re.compile("What the draft would have changed"))
+    for tier in ("Bronze", "Silver", "Gold", "All members"):
+        figures = expected["total"] if tier == "All members" else expected["byTier"][tier]
+        row = table.get_by_role("row", name=re.compile(f"^{tier}"))
+        expect(row.get_by_role("cell")).to_have_text(
+            [
+                f"{figures['orders']:,}",
+                f"{figures['awarded']:,}",
+                f"{figures['wouldAward']:,}",
+                f"{figures['difference']:+,}" if figures["difference"] else "0",
+            ]
+        )
+    assert admin_api.get("admin/program") == original  # a preview saves nothing
+
+    # A period the API refuses: said in words, no table.
+    page.get_by_label("Replay the last").fill("0")
+    page.get_by_role("button", name="Preview changes").click()
+    expect(page.locator("#program-message")).to_have_text("Preview: choose between 1 and 90 days.")
+    # Rules the API refuses: its reasons, field by field.
+    page.get_by_label("Rules document (JSON)").fill(
+        json.dumps({**original, "pointsPerDollar": -1}, indent=2)
+    )
+    page.get_by_label("Replay the last").fill("30")
+    page.get_by_role("button", name="Preview changes").click()
+    expect(page.locator("#program-message")).to_contain_text("No preview:")
+    expect(page.locator("#program-message").get_by_role("listitem")).to_contain_text(
+        ["pointsPerDollar"]
+    )
+    expect(page.locator("#program-preview-result")).to_be_hidden()
+
+
 def test_the_audit_trail_shows_a_month_filtered_by_operator_and_kind(
     page: Any, stack: Any, admin_api: Api
 ) -> None:

@@ -24,7 +24,9 @@ from tests.support.api import (
     play_orders,
     redeem,
     request,
+    table_items,
 )
+from tests.support.events import completed
 from tests.support.http import ADMIN, SERVICE, Reply, call, http_event, member_token
 
 pytestmark = pytest.mark.usefixtures("table_name", "clock")
@@ -105,6 +107,12 @@ ADMIN_CALLS: list[tuple[str, Callable[[dict[str, Any] | None], Reply]]] = [
         "find member",
         lambda claims: admin(
             "GET", "/admin/members", query={"email": "m-1@example.com"}, claims=claims
+        ),
+    ),
+    (
+        "preview program",
+        lambda claims: admin(
+            "POST", "/admin/program/preview", body={"pointsPerDollar": 1}, claims=claims
         ),
     ),
     ("audit", lambda claims: admin("GET", "/admin/audit", claims=claims)),
@@ -461,3 +469,80 @@ def test_an_operator_finds_a_member_by_email_whatever_its_case():
     assert missing.status == 200 and missing.body["items"] == []
     assert admin("GET", "/admin/members", query={"email": "not-an-email"}).status == 422
     assert admin("GET", "/admin/members").status == 422
+
+
+# ---- the program preview ("what would change") ------------------------------------------
+
+
+def preview(document: dict[str, Any], days: str | None = None) -> Reply:
+    query = {"days": days} if days is not None else None
+    return admin("POST", "/admin/program/preview", body=document, query=query)
+
+
+def test_the_preview_replays_recent_orders_under_the_draft_per_tier_and_writes_nothing(
+    dynamodb_client, table_name
+):
+    """NOW is 2026-12-10 12:00; the orders avoid the default seasonal windows."""
+    play_orders(
+        completed(
+            "o-1", "m-1", ("10.00", 1, "shoes"), ("5.00", 2, "hats"), at="2026-11-20T09:00:00Z"
+        ),
+        completed("o-2", "m-1", ("40.00", 1, "shoes"), at="2026-12-01T09:00:00Z"),
+        completed("o-3", "m-2", ("3.00", 1), at="2026-12-09T23:59:00Z"),
+        completed("o-old", "m-3", ("99.00", 1), at="2026-10-01T09:00:00Z"),  # 70 days back
+    )
+    # m-1: o-1 1,000 + 1,000 + 150 bonus (Bronze); o-2 4,000 at Silver (2,150 points by then)
+    draft = admin("GET", "/admin/program").body
+    draft["categoryMultipliers"] = {"shoes": "2"}
+    draft["firstPurchaseBonus"] = 300
+    items_before = table_items(dynamodb_client, table_name)
+
+    reply = preview(draft)
+
+    assert reply.status == 200, reply.body
+    body = reply.body
+    assert (body["start"], body["end"]) == ("2026-11-10T12:00:00Z", "2026-12-10T12:00:00Z")
+    assert body["draftVersion"] == 1 and body["rulesVersions"] == [1]
+    assert body["truncated"] is False
+    assert body["byTier"]["Bronze"] == {
+        "orders": 2,  # o-1 (m-1's first) and o-3 (m-2's first)
+        "awarded": (1000 + 1000 + 150) + (300 + 150),
+        "wouldAward": (2000 + 1000 + 300) + (300 + 300),
+        "difference": (3300 + 600) - (2150 + 450),
+    }
+    assert body["byTier"]["Silver"] == {
+        "orders": 1,
+        "awarded": 4000,
+        "wouldAward": 8000,
+        "difference": 4000,
+    }
+    assert body["byTier"]["Gold"]["orders"] == 0
+    assert body["total"]["orders"] == 3
+    assert body["total"]["difference"] == 1300 + 4000
+    assert table_items(dynamodb_client, table_name) == items_before  # nothing written
+    assert admin("GET", "/admin/program").body["firstPurchaseBonus"] == 150  # nor saved
+
+    longer = preview(draft, days="90").body
+    assert longer["total"]["orders"] == 4  # o-old is 70 days back
+    assert longer["total"]["awarded"] == body["total"]["awarded"] + 9900 + 150
+
+
+def test_the_preview_refuses_an_invalid_draft_or_period_with_422():
+    document = admin("GET", "/admin/program").body
+
+    bad_rules = preview({**document, "pointsPerDollar": -1})
+    assert bad_rules.status == 422, bad_rules.body
+    assert any("pointsPerDollar" in str(e["field"]) for e in bad_rules.body["errors"])
+    for days in ("0", "91", "x"):
+        bad_days = preview(document, days=days)
+        assert bad_days.status == 422, (days, bad_days.body)
+        assert any("days" in str(e["field"]) for e in bad_days.body["errors"])
+    assert preview([document]).status == 422  # a JSON array is no rules document
+
+
+def test_the_preview_of_a_period_without_orders_is_all_zeros():
+    reply = preview(admin("GET", "/admin/program").body, days="7")
+
+    assert reply.status == 200, reply.body
+    assert reply.body["total"] == {"orders": 0, "awarded": 0, "wouldAward": 0, "difference": 0}
+    assert reply.body["rulesVersions"] == []

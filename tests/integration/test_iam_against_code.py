@@ -270,6 +270,8 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         )
         program = admin("GET", "/admin/program")
         assert admin("PUT", "/admin/program", body=program.body).status == 200
+        preview = admin("POST", "/admin/program/preview", body=program.body)
+        assert preview.status == 200, preview.body
         assert admin("GET", "/admin/audit").status == 200
         assert admin("GET", "/members/{memberId}/export", {"memberId": "iam-new"}).status == 200
 

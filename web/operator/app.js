@@ -561,6 +561,7 @@ function checkProgramJson() {
     area.removeAttribute("aria-invalid");
     note.textContent = "";
     $("program-save").disabled = false;
+    $("program-preview").disabled = false;
     return doc;
   } catch (error) {
     let where = "";
@@ -574,6 +575,7 @@ function checkProgramJson() {
     area.setAttribute("aria-invalid", "true");
     note.textContent = error instanceof SyntaxError ? `Not valid JSON${where}: ${error.message}` : error.message;
     $("program-save").disabled = true;
+    $("program-preview").disabled = true;
     return null;
   }
 }
@@ -613,6 +615,73 @@ async function saveProgram() {
     }
   } finally {
     $("program-save").disabled = !checkProgramJson();
+  }
+}
+
+// "What would change": the recent orders replayed under the draft (POST /admin/program/preview,
+// which writes nothing), before the operator saves it.
+async function previewProgram() {
+  const doc = checkProgramJson();
+  const message = $("program-message");
+  const result = $("program-preview-result");
+  if (!doc) return;
+  const days = Number($("preview-days").value);
+  if (!Number.isInteger(days) || days < 1 || days > 90) {
+    say(message, "Preview: choose between 1 and 90 days.", "error");
+    $("preview-days").focus();
+    return;
+  }
+  if (state.program && state.program.version != null) doc.version = state.program.version;
+  $("program-preview").disabled = true;
+  say(message, "Replaying the recent orders under the draft…");
+  try {
+    const preview = await api(`admin/program/preview?days=${days}`, { method: "POST", body: doc });
+    const number = (label, value, extra = "") =>
+      el("td", { class: `num${extra}`, "data-label": label, text: value });
+    const row = (label, f) =>
+      el(
+        "tr",
+        {},
+        el("th", { scope: "row", text: label }),
+        number("Orders", numbers.format(f.orders)),
+        number("Awarded", numbers.format(f.awarded)),
+        number("Draft", numbers.format(f.wouldAward)),
+        number("Difference", signed.format(f.difference), f.difference > 0 ? " plus" : f.difference < 0 ? " minus" : ""),
+      );
+    $("preview-rows").replaceChildren(
+      ...["Bronze", "Silver", "Gold"].map((tier) => row(tier, preview.byTier[tier])),
+      row("All members", preview.total),
+    );
+    const from = preview.start.slice(0, 10);
+    const to = preview.end.slice(0, 10);
+    $("preview-caption").textContent = `What the draft would have changed, orders of ${from} to ${to}`;
+    $("preview-note").textContent =
+      "Purchase points and first-purchase bonuses, as awarded and as the draft would award them; " +
+      "milestones, referrals and other earnings are not replayed; refunds are not subtracted." +
+      (preview.truncated ? " Only the newest 5,000 orders of the period were replayed." : "");
+    result.hidden = false;
+    const t = preview.total;
+    say(
+      message,
+      t.orders
+        ? `Preview: ${numbers.format(t.orders)} orders would have earned ${signed.format(t.difference)} points (${numbers.format(t.wouldAward)} instead of ${numbers.format(t.awarded)}). Nothing is saved yet.`
+        : `Preview: no orders in the last ${days} days to replay. Nothing is saved yet.`,
+      "success",
+    );
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    result.hidden = true;
+    if (error.status === 422 && error.errors.length) {
+      message.className = "message error";
+      message.replaceChildren(
+        el("p", { text: `No preview: ${error.message}` }),
+        el("ul", {}, ...error.errors.map((e) => el("li", { text: `${String(e.field).replace(/^(body|query)\.?/, "") || "document"}: ${e.problem}` }))),
+      );
+    } else {
+      say(message, `No preview: ${error.message}`, "error");
+    }
+  } finally {
+    $("program-preview").disabled = !checkProgramJson();
   }
 }
 
@@ -874,6 +943,7 @@ async function main() {
   $("program-json").addEventListener("input", checkProgramJson);
   $("program-reload").addEventListener("click", loadProgram);
   $("program-save").addEventListener("click", saveProgram);
+  $("program-preview").addEventListener("click", previewProgram);
   $("audit-form").addEventListener("submit", loadAudit);
   $("audit-actor").addEventListener("change", renderAudit);
   $("audit-kind").addEventListener("change", renderAudit);

@@ -72,6 +72,7 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "PUT /admin/rewards/{rewardId}": ADMIN_ONLY,
     "GET /admin/program": ADMIN_ONLY,
     "PUT /admin/program": ADMIN_ONLY,
+    "POST /admin/program/preview": ADMIN_ONLY,
     "GET /admin/audit": ADMIN_ONLY,
     "GET /admin/kpis": ADMIN_ONLY,
 }

@@ -419,3 +419,37 @@ class KpisBody(ApiModel):
         "last 90 days, oldest first."
     )
     as_of: Instant
+
+
+class PreviewFiguresBody(ApiModel):
+    orders: int = Field(description="Orders replayed.")
+    awarded: int = Field(description="Purchase points and first-purchase bonuses awarded.")
+    would_award: int = Field(description="What the draft rules would have awarded instead.")
+    difference: int = Field(description="wouldAward - awarded.")
+
+
+class PreviewByTierBody(ApiModel):
+    bronze: PreviewFiguresBody = Field(alias="Bronze")
+    silver: PreviewFiguresBody = Field(alias="Silver")
+    gold: PreviewFiguresBody = Field(alias="Gold")
+
+
+class ProgramPreviewBody(ApiModel):
+    """The orders of a recent period replayed under draft rules; nothing is written. Replayed:
+    purchase points (categories, points per dollar, seasonal windows) and the first-purchase
+    bonus; not milestones, referrals or other earnings. Refunds are not subtracted."""
+
+    start: Instant = Field(description="The period replayed: orders that occurred from here...")
+    end: Instant = Field(description="...to here (now).")
+    draft_version: int = Field(description="The version the draft was based on.")
+    total: PreviewFiguresBody
+    by_tier: PreviewByTierBody = Field(
+        description="By the member's tier when the order was awarded."
+    )
+    truncated: bool = Field(
+        description="True when the period held more orders than a preview reads (5,000): "
+        "only the newest were replayed."
+    )
+    rules_versions: list[int] = Field(
+        description="The rules versions the replayed orders were awarded under."
+    )

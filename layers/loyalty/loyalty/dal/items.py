@@ -136,7 +136,15 @@ def order_item(order: OrderRecord, recorded_at: str) -> Item:
         "bonusReversed": order.bonus_reversed,
         "refundCount": order.refund_count,
         "firstOrder": order.first_order,
+        # "" stands for no category (a category is never empty): map keys are strings.
+        "categoryAmounts": {
+            category or "": str(amount) for category, amount in order.category_amounts
+        },
+        "tier": order.tier,
         "recordedAt": recorded_at,
+        # Listed by the day it occurred, for the program preview (keys: "GSI1").
+        "GSI1PK": keys.order_day_gsi_pk(order.occurred_at),
+        "GSI1SK": keys.order_day_gsi_sk(order.occurred_at, order.order_id),
     }
 
 
@@ -160,6 +168,11 @@ def order_from_item(item: Item) -> OrderRecord:
         bonus_reversed=bool(item["bonusReversed"]),
         refund_count=int(item["refundCount"]),
         first_order=bool(item.get("firstOrder", False)),
+        category_amounts=tuple(
+            (category or None, Decimal(amount))
+            for category, amount in (item.get("categoryAmounts") or {}).items()
+        ),
+        tier=item.get("tier"),
     )
 
 

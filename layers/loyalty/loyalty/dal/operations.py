@@ -4,7 +4,7 @@ erasure). Each change is one `TransactWriteItems` with its audit record."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loyalty.dal import keys
@@ -15,6 +15,7 @@ from loyalty.dal.items import (
     from_ddb,
     item_key,
     lot_item,
+    order_from_item,
     reward_from_item,
     reward_item,
     to_ddb,
@@ -23,7 +24,7 @@ from loyalty.dal.ledger import member_actions, release_action, spend_update
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.errors import DuplicateEvent, InsufficientPoints, VersionConflict
-from loyalty.domain.ledger import LedgerEntry
+from loyalty.domain.ledger import LedgerEntry, OrderRecord
 from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
 from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
@@ -39,6 +40,40 @@ class OperationsStore(TableAccess):
             reward_from_item(item)
             for item in self._query_prefix(keys.CATALOG_PK, keys.REWARD_PREFIX)
         ]
+
+    # ---- orders by day (the program preview) -----------------------------------------------
+
+    def orders_between(
+        self, start: datetime, end: datetime, limit: int
+    ) -> tuple[list[OrderRecord], bool]:
+        """Newest first: one Query per UTC day from `end` back to `start`, on the index of
+        orders by day, until `limit` orders are read."""
+        low = keys.order_day_gsi_sk(start, "")
+        high = keys.order_day_gsi_sk(end, "")  # before any order at `end` itself: [start, end)
+        orders: list[OrderRecord] = []
+        day = end
+        while day.date() >= start.date():
+            arguments: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :day AND GSI1SK BETWEEN :low AND :high",
+                "ExpressionAttributeValues": to_ddb(
+                    {":day": keys.order_day_gsi_pk(day), ":low": low, ":high": high}
+                ),
+                "ScanIndexForward": False,
+            }
+            while True:
+                arguments["Limit"] = limit - len(orders) + 1  # one more says "there were more"
+                response = self.client.query(**arguments)
+                for item in response.get("Items", []):
+                    if len(orders) == limit:
+                        return orders, True
+                    orders.append(order_from_item(from_ddb(item)))
+                if "LastEvaluatedKey" not in response:
+                    break
+                arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            day -= timedelta(days=1)
+        return orders, False
 
     # ---- operators: audit trail, adjustments, catalog, program rules -------------------
 

@@ -187,6 +187,29 @@ class OrderRecord:
     # the first-purchase bonus and its referral code counts. An earlier order arriving later
     # takes this over (see `plan_order_award`).
     first_order: bool = False
+    # What the program preview replays under draft rules (`domain/program_preview.py`): the
+    # amount per category (None: uncategorised; at most MAX_RECORDED_CATEGORIES, the rest
+    # folded into None) and the member's tier when the order was awarded.
+    category_amounts: tuple[tuple[str | None, Decimal], ...] = ()
+    tier: TierName | None = None
+
+
+# An order of a thousand lines in a thousand categories must still fit one small item.
+MAX_RECORDED_CATEGORIES = 16
+
+
+def category_amounts(order: OrderCompleted) -> tuple[tuple[str | None, Decimal], ...]:
+    """The order's amount per category, largest first; beyond MAX_RECORDED_CATEGORIES the
+    smallest are folded into the uncategorised amount (None)."""
+    totals: dict[str | None, Decimal] = {}
+    for line in order.lines:
+        totals[line.category] = totals.get(line.category, Decimal("0.00")) + line.amount
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0] or ""))
+    kept = dict(ranked[:MAX_RECORDED_CATEGORIES])
+    folded = sum((amount for _, amount in ranked[MAX_RECORDED_CATEGORIES:]), Decimal("0.00"))
+    if folded:
+        kept[None] = kept.get(None, Decimal("0.00")) + folded
+    return tuple((category, amount) for category, amount in kept.items() if amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,6 +606,8 @@ def plan_order_award(
         bonus_lot=bonus_lot,
         referral_code=order.referral_code,
         first_order=first,
+        category_amounts=category_amounts(order),
+        tier=member.tier if member else "Bronze",
     )
     return OrderAwardPlan(record, change, tuple(entries), tuple(builder.lots), handover)
 

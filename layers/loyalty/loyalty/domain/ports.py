@@ -156,6 +156,13 @@ class ProgramStore(Protocol):
     ) -> None:
         """Raises VersionConflict when the current version is no longer `replaces`."""
 
+    def orders_between(
+        self, start: datetime, end: datetime, limit: int
+    ) -> tuple[list[OrderRecord], bool]:
+        """The orders that occurred in [start, end), newest first, at most `limit`; and True
+        when there were more."""
+        ...
+
 
 class PrivacyStore(Protocol):
     def get_member_with_lots(

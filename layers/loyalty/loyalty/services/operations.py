@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loyalty.domain.errors import (
@@ -25,6 +25,7 @@ from loyalty.domain.operations import (
     plan_erasure,
 )
 from loyalty.domain.ports import OperatorStore, PrivacyStore, ProgramStore
+from loyalty.domain.program_preview import ProgramPreview, preview_program
 from loyalty.domain.rewards import DEFAULT_REWARDS, Reward, full_catalog
 from loyalty.domain.rules import ProgramRules
 from loyalty.services import clock as wall_clock
@@ -126,6 +127,10 @@ class OperatorService(RulesService[OperatorStore]):
         return self._store.list_audit(month or self._clock(), limit)
 
 
+# An operator's preview reads at most this many orders (about 2 MB, a few hundred read units).
+PREVIEW_ORDER_LIMIT = 5000
+
+
 class ProgramService:
     """The rules document: the deployment's default (PROGRAM_RULES) until an operator saves
     one; each save is a new version, kept for good."""
@@ -162,6 +167,15 @@ class ProgramService:
             new, replaces=stored.version if stored else None, audit=audit, now=now
         )
         return new
+
+    def preview(self, draft: ProgramRules, *, days: int) -> ProgramPreview:
+        """The orders of the last `days` days (at most PREVIEW_ORDER_LIMIT, the newest)
+        replayed under `draft`, against what they were awarded. Reads only; `draft` is
+        validated as a save would be, but not saved."""
+        end = self._clock()
+        start = end - timedelta(days=days)
+        orders, truncated = self._store.orders_between(start, end, PREVIEW_ORDER_LIMIT)
+        return preview_program(draft, orders, start=start, end=end, truncated=truncated)
 
 
 @dataclass(frozen=True, slots=True)
