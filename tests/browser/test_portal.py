@@ -320,6 +320,10 @@ def test_ways_to_earn_the_tiers_and_the_referral_reward_come_from_the_rules(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+        for card in ("earn-title", "tiers-title", "referral-title"):
+            section = page.locator(f'section[aria-labelledby="{card}"]')
+            spill = section.evaluate("node => node.scrollWidth - node.clientWidth")
+            assert spill <= 0, f"{card}'s card overflows by {spill}px"
         assert_no_axe_violations(page, axe_script)
         assert page.errors == []
     finally:
