@@ -1,5 +1,6 @@
 """Storefront API (all routes but redemptions): enrollment, member view and profile,
-activity, rewards catalog, referrals, and the service-only review and share awards.
+activity, rewards catalog, the program's public rules, referrals, and the service-only
+review and share awards.
 Each route: parse (validated by Powertools from the models), one service call, map."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from loyalty.api.models import (
     MemberIdPath,
     MemberViewBody,
     ProfileUpdate,
+    PublicProgramBody,
     ReferralsBody,
     ReviewRequest,
     RewardBody,
@@ -135,6 +137,13 @@ def rewards() -> RewardList:
         RewardBody.model_validate(r, from_attributes=True) for r in reward_service().list_rewards()
     ]
     return RewardList(items=items)
+
+
+@app.get("/program", responses=documented(None, 401), tags=["Rewards"])
+def program() -> PublicProgramBody:
+    """The public part of the program rules in force: earning rates and bonuses, referral
+    rewards, milestones, seasonal multipliers, tiers with their thresholds and benefits."""
+    return PublicProgramBody.model_validate(member_service().program(), from_attributes=True)
 
 
 @app.post(

@@ -5,13 +5,14 @@ stack and run in order: the redemptions spend alice's points."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import PHONE, Api, new_page
+from tests.browser.helpers import DESKTOP, PHONE, Api, axe_violations, new_page
 
 pytestmark = pytest.mark.integration
 
@@ -208,3 +209,412 @@ def test_a_member_whose_id_has_an_at_sign_uses_the_portal(page: Any, stack: Any)
     expect(page.locator("#coupon-code")).to_have_text(re.compile(r"\S{4,}"))
     expect(page.get_by_test_id("balance")).to_have_text(f"{before - 500:,}")
     assert pat.member(AT_MEMBER)["balance"] == before - 500
+
+
+# ---- the program's rules: ways to earn, tiers, the referral reward ---------------------------
+
+VIEWPORTS = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
+# Rules no default has, so that every number the page shows must come from GET /program.
+ODD_RULES = {
+    "pointsPerDollar": 37,
+    "categoryMultipliers": {"shoes": 3},
+    "seasonalMultipliers": [
+        {"name": "spring-sale", "start": "03-01", "end": "03-15", "multiplier": 2},
+        {
+            "name": "black-friday-to-cyber-monday",
+            "start": "black-friday",
+            "end": "cyber-monday",
+            "multiplier": 1.5,
+        },
+    ],
+    "firstPurchaseBonus": 123,
+    "reviewPoints": 45,
+    "socialSharePoints": 67,
+    "socialShareMonthlyCap": 4,
+    "referral": {"referrerPoints": 111, "refereePoints": 222, "referrerMonthlyCap": 6},
+    "orderMilestones": [{"orderCount": 25, "points": 321}],
+    "tenureMilestones": [{"months": 7, "points": 432}],
+    "birthdayBonus": 1234,
+}
+
+
+@pytest.fixture
+def odd_rules(admin_api: Api) -> Any:
+    """ODD_RULES saved by an operator for one test, then the rules it replaced saved back."""
+    before = admin_api.get("admin/program")
+    status, saved = admin_api.call("PUT", "admin/program", before | ODD_RULES)
+    assert status == 200, saved
+    try:
+        yield saved
+    finally:
+        current = admin_api.get("admin/program")
+        status, body = admin_api.call(
+            "PUT", "admin/program", before | {"version": current["version"]}
+        )
+        assert status == 200, body
+
+
+def open_page(browser: Any, viewport: dict[str, int]) -> Any:
+    return new_page(browser, viewport)
+
+
+def assert_no_axe_violations(page: Any, axe_script: Path) -> None:
+    assert axe_violations(page, axe_script) == []
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_ways_to_earn_the_tiers_and_the_referral_reward_come_from_the_rules(
+    browser: Any, stack: Any, odd_rules: Any, viewport: dict[str, int], axe_script: Path
+) -> None:
+    erin = Api(stack.base_url, stack.mint_token("erin"))
+    program = erin.get("program")
+    assert program["referral"]["refereePoints"] == 222
+    page = open_page(browser, viewport)
+    try:
+        sign_in(page, stack, "erin")
+        ways = page.locator("#ways-to-earn li.way")
+        expected = [
+            ("Shop with us", "37 points per $1", "triple points on shoes"),
+            ("Your first order", "123 points bonus", "first order"),
+            ("Review a product", "45 points", "each product"),
+            ("Share on social media", "67 points per share", "Up to 4 shares a month"),
+            ("Refer a friend", "111 points for you", "222 points for your friend"),
+            ("Your birthday", "1,234 points", "birthday month"),
+            ("Order milestone", "321 points", "25th order"),
+            ("Membership milestone", "432 points", "7 months as a member"),
+            ("Spring sale", "Double points", "from March 1 to March 15"),
+            ("Black friday to cyber monday", "1.5× points", "from Black Friday to Cyber Monday"),
+        ]
+        expect(ways).to_have_count(len(expected))
+        for way, (what, amount, detail) in zip(ways.all(), expected, strict=True):
+            expect(way.locator(".way-what")).to_have_text(what)
+            expect(way.locator(".way-amount")).to_have_text(amount)
+            expect(way).to_contain_text(detail)
+        expect(page.locator("#earn-notes")).to_contain_text(
+            f"Points last {program['expiryMonths']} months"
+        )
+
+        rows = page.locator("#tier-rows tr")
+        expect(rows).to_have_count(len(program["tiers"]))
+        tiers = program["tiers"]
+        for i, (row, tier) in enumerate(zip(rows.all(), tiers, strict=True)):
+            expect(row.locator("th")).to_contain_text(tier["name"])
+            if i + 1 < len(tiers):
+                span = f"{tier['minPoints']:,} to {tiers[i + 1]['minPoints'] - 1:,}"
+            else:
+                span = f"{tier['minPoints']:,} and up"
+            expect(row.locator("td").first).to_have_text(span)
+            for benefit in tier["benefits"]:
+                expect(row).to_contain_text(benefit)
+        mine = erin.member("erin")["tier"]
+        current = page.locator('#tier-rows tr[aria-current="true"]')
+        expect(current).to_have_count(1)
+        expect(current).to_have_attribute("data-tier", mine)
+        expect(current).to_contain_text("Your tier")
+
+        expect(page.get_by_test_id("referral-reward")).to_have_text(
+            "When a friend you invite completes their first order, they get 222 points and you "
+            "get 111 points. Up to 6 friends a month earn you points."
+        )
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+        for card in ("earn-title", "tiers-title", "referral-title"):
+            section = page.locator(f'section[aria-labelledby="{card}"]')
+            spill = section.evaluate("node => node.scrollWidth - node.clientWidth")
+            assert spill <= 0, f"{card}'s card overflows by {spill}px"
+        assert_no_axe_violations(page, axe_script)
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_the_default_rules_read_as_the_program_says(page: Any, stack: Any, member_api: Api) -> None:
+    program = member_api.get("program")
+    sign_in(page, stack)
+    referral = program["referral"]
+    expect(page.get_by_test_id("referral-reward")).to_contain_text(
+        f"they get {referral['refereePoints']:,} points and you get "
+        f"{referral['referrerPoints']:,} points"
+    )
+    expect(page.locator("#ways-to-earn")).to_contain_text(
+        f"{program['pointsPerDollar']:,} points per $1"
+    )
+    expect(page.locator("#ways-to-earn")).to_contain_text(f"{program['birthdayBonus']:,} points")
+
+
+# ---- editing the profile ----------------------------------------------------------------------
+
+PROFILE_MEMBERS = [
+    pytest.param(DESKTOP, "carol", id="desktop"),
+    pytest.param(PHONE, "dave", id="phone"),
+]
+
+
+def export_profile(stack: Any, member_id: str) -> dict[str, Any]:
+    return dict(
+        Api(stack.base_url, stack.mint_token(member_id)).get(f"members/{member_id}/export")[
+            "profile"
+        ]
+    )
+
+
+@pytest.mark.parametrize(("viewport", "member_id"), PROFILE_MEMBERS)
+def test_editing_the_profile_saves_it_and_shows_refusals_beside_their_fields(
+    browser: Any, stack: Any, viewport: dict[str, int], member_id: str, axe_script: Path
+) -> None:
+    before = export_profile(stack, member_id)
+    page = open_page(browser, viewport)
+    try:
+        sign_in(page, stack, member_id)
+        page.get_by_role("button", name="Edit profile").click()
+        name = page.get_by_label("Name", exact=True)
+        phone = page.get_by_label("Phone (optional)")
+        birthday = page.get_by_label("Birthday (optional)")
+        consent = page.get_by_label("Send me offers and news about my rewards")
+        expect(name).to_have_value(before["name"])
+        expect(phone).to_have_value(before["phone"] or "")
+        expect(birthday).to_have_value(before["birthday"] or "")
+        expect(name).to_be_focused()
+        assert_no_axe_violations(page, axe_script)
+
+        # Refused: every problem shows beside its field, and nothing changes.
+        name.fill("")
+        phone.fill("call me maybe")
+        birthday.fill("2999-01-01")
+        page.get_by_role("button", name="Save profile").click()
+        expect(page.locator("#profile-error")).to_contain_text("not saved")
+        expect(page.locator("#profile-name-error")).to_have_text("Enter your name.")
+        expect(page.locator("#profile-phone-error")).to_contain_text("phone number")
+        expect(page.locator("#profile-birthday-error")).to_contain_text("in the past")
+        for field in (name, phone, birthday):
+            expect(field).to_have_attribute("aria-invalid", "true")
+        expect(phone).to_have_accessible_description(re.compile("phone number of 5 to 32"))
+        expect(name).to_be_focused()
+        assert export_profile(stack, member_id) == before
+        assert_no_axe_violations(page, axe_script)
+
+        # Corrected: saved, said, and the page shows the new name.
+        name.fill(f"{before['name']} Jr")
+        phone.fill("+1 555 0199")
+        birthday.fill("1991-04-05")
+        consent.set_checked(not before["marketingConsent"])
+        page.get_by_role("button", name="Save profile").click()
+        expect(page.locator("#profile-saved")).to_have_text("Your profile is saved.")
+        expect(page.locator("#profile-form")).to_be_hidden()
+        expect(page.get_by_role("button", name="Edit profile")).to_be_focused()
+        expect(page.locator("#who")).to_have_text(f"Signed in as {before['name']} Jr")
+        after = export_profile(stack, member_id)
+        assert (after["name"], after["phone"], after["birthday"]) == (
+            f"{before['name']} Jr",
+            "+1 555 0199",
+            "1991-04-05",
+        )
+        assert after["marketingConsent"] is (not before["marketingConsent"])
+        assert_no_axe_violations(page, axe_script)
+
+        # An emptied phone is removed.
+        page.get_by_role("button", name="Edit profile").click()
+        expect(phone).to_have_value("+1 555 0199")
+        phone.fill("")
+        page.get_by_role("button", name="Save profile").click()
+        expect(page.locator("#profile-saved")).to_have_text("Your profile is saved.")
+        assert export_profile(stack, member_id)["phone"] is None
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+# ---- accessibility beyond axe -----------------------------------------------------------------
+
+CONTRAST_OF_FOCUS = """() => {
+  // The contrast of the focused element's outline against what is drawn behind it: the
+  // nearest opaque background at a point of the ring (for a ring drawn outside the element,
+  // whatever the page shows there: the skip link's ring lies over the header).
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => v / 255).map((v) =>
+      v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const offset = parseFloat(style.outlineOffset);
+  const width = parseFloat(style.outlineWidth);
+  let node = el;
+  if (offset >= 0) {
+    const box = el.getBoundingClientRect();
+    const y = box.top + box.height / 2;
+    let x = box.left - offset - width / 2;
+    if (x < 0) x = box.right + offset + width / 2;
+    node = document.elementsFromPoint(x, y).find((n) => n !== el && !el.contains(n));
+  }
+  let background = [255, 255, 255];
+  for (; node; node = node.parentElement) {
+    const parts = rgb(getComputedStyle(node).backgroundColor);
+    if (parts.length === 3 || (parts.length === 4 && parts[3] === 1)) {
+      background = parts.slice(0, 3);
+      break;
+    }
+  }
+  if (!node) background = rgb(getComputedStyle(document.documentElement).backgroundColor);
+  const a = luminance(rgb(style.outlineColor).slice(0, 3));
+  const b = luminance(background);
+  return {
+    element: el.id || el.textContent.trim().slice(0, 40) || el.tagName,
+    outline: `${style.outlineStyle} ${style.outlineWidth} ${style.outlineColor}`,
+    background: `rgb(${background.join(", ")})`,
+    ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05),
+  };
+}"""
+
+
+def focus_ring_ratios(page: Any, presses: int) -> list[dict[str, Any]]:
+    """Tab through the page `presses` times; the focus ring of each stop."""
+    seen = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement === document.body"):
+            continue
+        seen.append(page.evaluate(CONTRAST_OF_FOCUS))
+    return seen
+
+
+def test_the_focus_ring_stands_out_from_every_background(page: Any, stack: Any) -> None:
+    member_id = member_with_points(stack, "ring-member", 600)
+    page.goto(stack.portal_url)
+    stops = focus_ring_ratios(page, 3)  # the skip link (over the header) and the sign-in form
+    page.get_by_label("Member id").fill(member_id)
+    page.keyboard.press("Enter")
+    expect(page.locator("#activity li").first).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Redeem Free shipping")).click()
+    expect(page.locator("#coupon-code")).to_be_visible()  # the green coupon box
+    stops += focus_ring_ratios(page, 30)
+    assert len(stops) >= 10, stops
+    for stop in stops:
+        assert stop["outline"].startswith("solid 3px"), stop
+        assert stop["ratio"] >= 3, stop
+    # The header (dark), the page, the cards and the green coupon box were all measured.
+    assert {"skip-link", "member-id", "sign-out", "Copy code", "profile-edit"} <= {
+        stop["element"] for stop in stops
+    }, stops
+
+
+def member_with_points(stack: Any, member_id: str, points: int) -> str:
+    """A new member with `points` from an operator's adjustment."""
+    service = Api(stack.base_url, stack.mint_token("storefront", ["loyalty/service"]))
+    status, body = service.call(
+        "POST",
+        "members",
+        {"memberId": member_id, "name": "Sam Lee", "email": f"{member_id}@example.com"},
+    )
+    assert status in (200, 201), body
+    admin = Api(stack.base_url, stack.mint_token("operator", ["loyalty/admin"]))
+    status, body = admin.call(
+        "POST",
+        f"admin/members/{quote(member_id, safe='')}/adjustments",
+        {"points": points, "reason": "welcome gesture"},
+        {"Idempotency-Key": f"welcome-{member_id}"},
+    )
+    assert status == 201, body
+    return member_id
+
+
+FAILING_CLIPBOARD = """
+navigator.clipboard.writeText = () => Promise.reject(new DOMException("denied", "NotAllowedError"));
+document.execCommand = () => false;
+"""
+RECORDING_CLIPBOARD = """
+window.copiedTexts = [];
+navigator.clipboard.writeText = (text) => {
+  window.copiedTexts.push(text);
+  return Promise.resolve();
+};
+"""
+
+
+def test_copy_code_says_what_to_do_when_copying_fails(
+    page: Any, stack: Any, axe_script: Path
+) -> None:
+    member_id = member_with_points(stack, "copy-fails", 600)
+    page.add_init_script(FAILING_CLIPBOARD)
+    sign_in(page, stack, member_id)
+    page.get_by_role("button", name=re.compile("^Redeem Free shipping")).click()
+    code = page.locator("#coupon-code")
+    expect(code).to_have_text(re.compile(r"\S{4,}"))
+
+    page.get_by_role("button", name="Copy code").click()
+
+    said = page.locator("#redeem-result .coupon-row [aria-live]")
+    expect(said).to_contain_text("Select the code and copy it")
+    expect(said).not_to_contain_text("Copied")
+    # The code is left selected, ready for a manual copy.
+    assert page.evaluate("window.getSelection().toString()") == code.inner_text()
+    assert_no_axe_violations(page, axe_script)
+
+    page.get_by_role("button", name="Copy", exact=True).click()  # the referral link
+    expect(page.locator("#referral-copied")).to_contain_text("Select the")
+    expect(page.locator("#referral-copied")).not_to_contain_text("Copied")
+
+
+def test_signing_in_moves_focus_to_the_first_heading_and_says_so(page: Any, stack: Any) -> None:
+    page.goto(stack.portal_url)
+    page.get_by_label("Member id").fill("erin")
+    page.get_by_role("button", name="Sign in").click()
+
+    heading = page.get_by_role("heading", name="Your points")
+    expect(heading).to_be_focused()
+    expect(page.get_by_role("status")).to_have_text(
+        "Signed in as Erin Walsh. Your rewards are below."
+    )
+    expect(page.get_by_role("status")).to_have_attribute("aria-live", "polite")
+    assert heading.evaluate("node => node.id") == "balance-title"
+
+
+def tab_to(page: Any, accessible_name: str, limit: int = 60) -> None:
+    """Press Tab until the focused element's label starts with `accessible_name`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        label = page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.getAttribute('aria-label') || e.textContent.trim(); }"
+        )
+        if label.startswith(accessible_name):
+            return
+    raise AssertionError(f"Tab never reached {accessible_name!r}")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_redeeming_and_copying_a_coupon_with_the_keyboard_alone(
+    browser: Any, stack: Any, viewport: dict[str, int], axe_script: Path
+) -> None:
+    member_id = member_with_points(stack, f"keys-{viewport['width']}", 600)
+    page = open_page(browser, viewport)
+    try:
+        page.add_init_script(RECORDING_CLIPBOARD)
+        page.goto(stack.portal_url)
+        expect(page.get_by_label("Member id")).to_be_visible()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.get_by_label("Member id")).to_be_focused()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(member_id)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Your points")).to_be_focused()
+
+        tab_to(page, "Redeem Free shipping")
+        page.keyboard.press("Enter")
+        code = page.locator("#coupon-code")
+        expect(code).to_have_text(re.compile(r"\S{4,}"))
+        expect(page.locator("#redeem-result")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="Copy code")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#redeem-result .coupon-row [aria-live]")).to_have_text("Copied.")
+        assert page.evaluate("window.copiedTexts") == [code.inner_text()]
+        assert_no_axe_violations(page, axe_script)
+        assert page.errors == []
+    finally:
+        page.context.close()

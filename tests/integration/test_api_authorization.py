@@ -16,6 +16,7 @@ from tests.support.api import (
     ENROLL,
     GET_MEMBER,
     PATCH_MEMBER,
+    PROGRAM,
     REDEEM,
     REFERRALS,
     REVIEW,
@@ -56,11 +57,14 @@ SUCCESS: dict[Route, tuple[int, Callable[[Any], bool]]] = {
     ACTIVITY: (200, lambda body: len(body["items"]) == 2),
     REFERRALS: (200, lambda body: body["pending"] == 0),
     REWARDS: (200, lambda body: len(body["items"]) >= 2),
+    PROGRAM: (200, lambda body: body["referral"]["refereePoints"] == 70),
     REDEEM: (201, lambda body: body["pointsSpent"] == 500 and body["balance"] == 650),
     REVIEW: (201, lambda body: body == {"pointsAwarded": 50, "balance": 1200}),
     SHARE: (201, lambda body: body == {"pointsAwarded": 80, "balance": 1230}),
 }
 SERVICE_ONLY = (REVIEW, SHARE)
+# Open to anyone authenticated: no member in the path.
+OPEN = (REWARDS, PROGRAM)
 
 
 def expected_status(route: Route, caller: str) -> int:
@@ -70,8 +74,8 @@ def expected_status(route: Route, caller: str) -> int:
         return SUCCESS[route][0]
     if caller == "member self":
         return 403 if route in SERVICE_ONLY else SUCCESS[route][0]
-    # member other: only the catalog is open to anyone authenticated
-    return SUCCESS[route][0] if route is REWARDS else 403
+    # member other: only the catalog and the program are open to anyone authenticated
+    return SUCCESS[route][0] if route in OPEN else 403
 
 
 MATRIX = [

@@ -76,11 +76,23 @@ PATCH_MEMBER = Route("PATCH", "/members/{memberId}")
 ACTIVITY = Route("GET", "/members/{memberId}/activity")
 REFERRALS = Route("GET", "/members/{memberId}/referrals")
 REWARDS = Route("GET", "/rewards")
+PROGRAM = Route("GET", "/program")
 REDEEM = Route("POST", "/members/{memberId}/redemptions")
 REVIEW = Route("POST", "/members/{memberId}/reviews")
 SHARE = Route("POST", "/members/{memberId}/social-shares")
 
-ROUTES = (ENROLL, GET_MEMBER, PATCH_MEMBER, ACTIVITY, REFERRALS, REWARDS, REDEEM, REVIEW, SHARE)
+ROUTES = (
+    ENROLL,
+    GET_MEMBER,
+    PATCH_MEMBER,
+    ACTIVITY,
+    REFERRALS,
+    REWARDS,
+    PROGRAM,
+    REDEEM,
+    REVIEW,
+    SHARE,
+)
 BODY_ROUTES = (ENROLL, PATCH_MEMBER, REDEEM, REVIEW, SHARE)
 MEMBER_ROUTES = tuple(route for route in ROUTES if route.has_member_path)
 

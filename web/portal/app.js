@@ -46,12 +46,15 @@ const state = {
   rewardNames: new Map(),
   cursor: null,
   redeeming: false,
+  program: null,
+  profile: null,
 };
 
 class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, errors = []) {
     super(message);
     this.status = status;
+    this.errors = errors; // a failed validation's [{field, problem}]
   }
 }
 
@@ -138,7 +141,7 @@ async function api(path, { method = "GET", body, headers = {} } = {}) {
   }
   if (!response.ok) {
     const message = data && typeof data.message === "string" ? data.message : `Request failed (${response.status}).`;
-    throw new ApiError(response.status, message);
+    throw new ApiError(response.status, message, Array.isArray(data?.errors) ? data.errors : []);
   }
   return data;
 }
@@ -210,6 +213,8 @@ function renderMember(member) {
     : (state.config.tierBenefits || DEFAULT_BENEFITS)[member.tier] || [];
   $("benefits").replaceChildren(...benefits.map((text) => el("li", { text: String(text) })));
   renderRewards();
+  renderTierTable();
+  renderProfileSummary();
 }
 
 function refusal(reward, member) {
@@ -334,17 +339,318 @@ function renderReferral(referrals) {
     `${points(referrals.pointsEarned)} earned from referrals.`;
 }
 
-async function copyText(text, input) {
+function selectContents(node) {
+  if (node instanceof HTMLInputElement) {
+    node.focus();
+    node.select();
+    return;
+  }
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
+
+async function copyText(text, source) {
+  // True only when the text is known to be on the clipboard.
   try {
     await navigator.clipboard.writeText(text);
     return true;
   } catch {
-    // No clipboard API (insecure context or denied): select the text for a manual copy.
-    if (input) {
-      input.focus();
-      input.select();
+    // No clipboard API (insecure context or denied): select the text and try the old way;
+    // whatever happens, the text stays selected for a manual copy.
+    if (source) selectContents(source);
+    try {
+      return Boolean(source && document.execCommand && document.execCommand("copy"));
+    } catch {
+      return false;
     }
-    return document.execCommand && document.execCommand("copy");
+  }
+}
+
+// ---- the program's rules: ways to earn, tiers, referral reward ---------------------------
+
+const MONTHS = new Intl.DateTimeFormat(undefined, { month: "long", day: "numeric", timeZone: "UTC" });
+const ANCHORS = { "black-friday": "Black Friday", "cyber-monday": "Cyber Monday" };
+
+function dayOf(anchor) {
+  if (ANCHORS[anchor]) return ANCHORS[anchor];
+  const [month, day] = anchor.split("-").map(Number);
+  // A leap year, so that 02-29 is a day; only the month and day are shown.
+  return MONTHS.format(new Date(Date.UTC(2024, month - 1, day)));
+}
+
+function times(multiplier) {
+  const n = Number(multiplier);
+  const words = { 2: "Double", 3: "Triple" };
+  return words[n] ? `${words[n]} points` : `${numbers.format(n)}× points`;
+}
+
+function titleCase(name) {
+  return name.replace(/[-_]+/g, " ").replace(/^./, (c) => c.toUpperCase());
+}
+
+function ordinal(n) {
+  const rules = new Intl.PluralRules("en-US", { type: "ordinal" });
+  const suffix = { one: "st", two: "nd", few: "rd", other: "th" }[rules.select(n)];
+  return `${numbers.format(n)}${suffix}`;
+}
+
+function months(n) {
+  return `${numbers.format(n)} ${n === 1 ? "month" : "months"}`;
+}
+
+function waysToEarn(rules) {
+  // [what, how much, details?] for every rule that pays points; none of the numbers is the
+  // page's own: they all come from GET /program.
+  const ways = [];
+  if (rules.pointsPerDollar > 0) {
+    const categories = Object.entries(rules.categoryMultipliers || {})
+      .filter(([, m]) => Number(m) !== 1)
+      .map(([name, m]) => `${times(m).toLowerCase()} on ${name}`);
+    ways.push([
+      "Shop with us",
+      `${points(rules.pointsPerDollar)} per $1`,
+      categories.length ? `On every order; ${categories.join(", ")}.` : "On every order.",
+    ]);
+  }
+  if (rules.firstPurchaseBonus > 0) {
+    ways.push(["Your first order", `${points(rules.firstPurchaseBonus)} bonus`, "Once, when your first order completes."]);
+  }
+  if (rules.reviewPoints > 0) {
+    ways.push(["Review a product", points(rules.reviewPoints), "For each product you review."]);
+  }
+  if (rules.socialSharePoints > 0) {
+    const cap = rules.socialShareMonthlyCap;
+    ways.push([
+      "Share on social media",
+      `${points(rules.socialSharePoints)} per share`,
+      cap > 0 ? `Up to ${numbers.format(cap)} ${cap === 1 ? "share" : "shares"} a month.` : null,
+    ]);
+  }
+  const referral = rules.referral || {};
+  if (referral.referrerPoints > 0 || referral.refereePoints > 0) {
+    ways.push([
+      "Refer a friend",
+      `${points(referral.referrerPoints)} for you`,
+      `And ${points(referral.refereePoints)} for your friend, when their first order completes.`,
+    ]);
+  }
+  if (rules.birthdayBonus > 0) {
+    ways.push(["Your birthday", points(rules.birthdayBonus), "Once a year, in your birthday month: add your birthday to your profile."]);
+  }
+  for (const milestone of rules.orderMilestones || []) {
+    if (milestone.points > 0) {
+      ways.push(["Order milestone", points(milestone.points), `On your ${ordinal(milestone.orderCount)} order.`]);
+    }
+  }
+  for (const milestone of rules.tenureMilestones || []) {
+    if (milestone.points > 0) {
+      ways.push(["Membership milestone", points(milestone.points), `After ${months(milestone.months)} as a member.`]);
+    }
+  }
+  for (const season of rules.seasonalMultipliers || []) {
+    if (Number(season.multiplier) !== 1) {
+      ways.push([
+        `${titleCase(season.name)}`,
+        times(season.multiplier),
+        `On orders placed from ${dayOf(season.start)} to ${dayOf(season.end)}.`,
+      ]);
+    }
+  }
+  return ways;
+}
+
+function renderProgram() {
+  const rules = state.program;
+  const list = $("ways-to-earn");
+  list.setAttribute("aria-busy", "false");
+  if (!rules) {
+    const missing = "The program's details are not available right now.";
+    list.replaceChildren(el("li", { class: "muted", text: missing }));
+    $("earn-notes").textContent = "";
+    $("tier-rows").replaceChildren();
+    $("tier-table").hidden = true;
+    $("referral-reward").textContent = "Your friend gets bonus points on their first order, and so do you.";
+    return;
+  }
+  list.replaceChildren(
+    ...waysToEarn(rules).map(([what, amount, details]) =>
+      el(
+        "li",
+        { class: "way" },
+        el("span", { class: "way-what", text: what }),
+        el("span", { class: "way-amount", text: amount }),
+        details ? el("span", { class: "way-details muted", text: details }) : null,
+      ),
+    ),
+  );
+  const notes = [`Points last ${months(rules.expiryMonths)} from the day you earn them.`];
+  if (rules.pendingHoldDays > 0) {
+    const days = rules.pendingHoldDays;
+    notes.push(`Points for an order can be spent ${numbers.format(days)} ${days === 1 ? "day" : "days"} after it, once its return window has passed.`);
+  }
+  $("earn-notes").textContent = notes.join(" ");
+  renderTierTable();
+  const referral = rules.referral || {};
+  const cap = referral.referrerMonthlyCap;
+  $("referral-reward").textContent =
+    `When a friend you invite completes their first order, they get ${points(referral.refereePoints)} ` +
+    `and you get ${points(referral.referrerPoints)}.` +
+    (cap > 0 ? ` Up to ${numbers.format(cap)} ${cap === 1 ? "friend" : "friends"} a month earn you points.` : "");
+}
+
+function renderTierTable() {
+  const rules = state.program;
+  if (!rules || !state.member) return;
+  const tiers = rules.tiers || [];
+  $("tier-table").hidden = !tiers.length;
+  $("tier-rows").replaceChildren(
+    ...tiers.map((tier, i) => {
+      const next = tiers[i + 1];
+      const range = next
+        ? `${numbers.format(tier.minPoints)} to ${numbers.format(next.minPoints - 1)}`
+        : `${numbers.format(tier.minPoints)} and up`;
+      const mine = tier.name === state.member.tier;
+      const benefits = tier.benefits && tier.benefits.length
+        ? el("ul", { class: "plain" }, ...tier.benefits.map((text) => el("li", { text: String(text) })))
+        : el("span", { class: "muted", text: "Points on every order and our rewards" });
+      const row = el(
+        "tr",
+        { class: mine ? "current" : "", "data-tier": tier.name },
+        el("th", { scope: "row" }, el("span", { text: tier.name }), mine ? el("span", { class: "you-are-here", text: "Your tier" }) : null),
+        el("td", { text: range }),
+        el("td", {}, benefits),
+      );
+      if (mine) row.setAttribute("aria-current", "true");
+      return row;
+    }),
+  );
+}
+
+// ---- profile ----------------------------------------------------------------------------
+
+const PROFILE_FIELDS = {
+  name: "profile-name",
+  phone: "profile-phone",
+  birthday: "profile-birthday",
+  marketingConsent: "profile-consent",
+};
+
+function renderProfileSummary() {
+  const member = state.member;
+  if (!member) return;
+  $("profile-summary").textContent =
+    `${member.name ? `Name: ${member.name}.` : "No name given."} ` +
+    (member.marketingConsent ? "You get our offers and news." : "You get no offers or news from us.");
+}
+
+function clearProfileErrors() {
+  $("profile-error").textContent = "";
+  for (const id of Object.values(PROFILE_FIELDS)) {
+    $(id).removeAttribute("aria-invalid");
+    $(`${id}-error`).textContent = "";
+  }
+}
+
+function fieldProblem(field, problem) {
+  // The API's words, minus pydantic's prefix; a pattern is no help to a member.
+  const text = String(problem).replace(/^Value error, /, "");
+  if (field === "phone" && /pattern/.test(text)) return "Enter a phone number of 5 to 32 digits, spaces and + ( ) - .";
+  if (field === "name" && /at least 1 character|pattern/.test(text)) return "Enter your name.";
+  if (field === "birthday" && /past date/.test(text)) return "Enter a date in the past, after 1900.";
+  return text.replace(/^./, (c) => c.toUpperCase());
+}
+
+function showProfileErrors(error) {
+  clearProfileErrors();
+  let first = null;
+  for (const item of error.errors || []) {
+    const field = String(item.field || "").replace(/^body\./, "");
+    const id = PROFILE_FIELDS[field];
+    if (!id) continue;
+    $(id).setAttribute("aria-invalid", "true");
+    $(`${id}-error`).textContent = fieldProblem(field, item.problem);
+    first = first || $(id);
+  }
+  $("profile-error").textContent = first
+    ? "Your profile was not saved: please correct the fields marked below."
+    : `Your profile was not saved. ${error.message}`;
+  (first || $("profile-name")).focus();
+}
+
+async function openProfile() {
+  const form = $("profile-form");
+  clearProfileErrors();
+  $("profile-saved").textContent = "";
+  $("profile-edit").setAttribute("aria-expanded", "true");
+  $("profile-edit").hidden = true;
+  form.hidden = false;
+  $("profile-name").value = state.member.name || "";
+  $("profile-consent").checked = Boolean(state.member.marketingConsent);
+  $("profile-phone").value = "";
+  $("profile-birthday").value = "";
+  $("profile-save").disabled = true;
+  // Phone and birthday are not in the member view: the member's own data export has them.
+  try {
+    const data = await api(memberPath("/export"));
+    state.profile = data.profile;
+    $("profile-phone").value = data.profile.phone || "";
+    $("profile-birthday").value = data.profile.birthday || "";
+  } catch (error) {
+    state.profile = null;
+    if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
+    $("profile-error").textContent = `Your phone number and birthday could not be loaded. ${error.message}`;
+  } finally {
+    $("profile-save").disabled = false;
+  }
+  $("profile-name").focus();
+}
+
+function closeProfile() {
+  $("profile-form").hidden = true;
+  $("profile-edit").hidden = false;
+  $("profile-edit").setAttribute("aria-expanded", "false");
+  $("profile-edit").focus();
+}
+
+function profileChanges() {
+  const changes = {};
+  const name = $("profile-name").value.trim();
+  if (name !== (state.member.name || "")) changes.name = name;
+  const consent = $("profile-consent").checked;
+  if (consent !== Boolean(state.member.marketingConsent)) changes.marketingConsent = consent;
+  // Without the export (it failed), an empty field means "not loaded", not "remove".
+  const known = state.profile || {};
+  for (const field of ["phone", "birthday"]) {
+    const value = $(PROFILE_FIELDS[field]).value.trim();
+    if (!state.profile && !value) continue;
+    if (value !== (known[field] || "")) changes[field] = value || null;
+  }
+  return changes;
+}
+
+async function saveProfile() {
+  clearProfileErrors();
+  const changes = profileChanges();
+  if (!Object.keys(changes).length) {
+    closeProfile();
+    $("profile-saved").textContent = "Nothing to save: your profile is unchanged.";
+    return;
+  }
+  const save = $("profile-save");
+  save.disabled = true;
+  try {
+    const member = await api(memberPath(), { method: "PATCH", body: changes });
+    renderMember(member);
+    closeProfile();
+    $("profile-saved").textContent = "Your profile is saved.";
+  } catch (error) {
+    if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
+    showProfileErrors(error);
+  } finally {
+    save.disabled = false;
   }
 }
 
@@ -356,7 +662,10 @@ function showCoupon(redemption, reward) {
   const copied = el("span", { class: "muted", "aria-live": "polite" });
   const copy = el("button", { type: "button", text: "Copy code" });
   copy.addEventListener("click", async () => {
-    copied.textContent = (await copyText(redemption.couponCode)) ? "Copied." : "Select the code to copy it.";
+    copied.textContent = "";
+    copied.textContent = (await copyText(redemption.couponCode, code))
+      ? "Copied."
+      : "Copying did not work here. Select the code and copy it (Ctrl+C, or Command+C on a Mac).";
   });
   box.className = "result success";
   box.replaceChildren(
@@ -433,27 +742,37 @@ async function showPortal() {
   setStatus("Loading your rewards…");
   try {
     if (!state.memberId) throw new ApiError(401, "The access token does not name a member.");
-    const [member, rewards, referrals] = await Promise.all([
+    const [member, rewards, referrals, program] = await Promise.all([
       api(memberPath()),
       api("rewards"),
       api(memberPath("/referrals")),
+      // The rules are only shown: the portal works on without them (an older API).
+      api("program").catch(() => null),
     ]);
+    state.program = program;
     state.rewards = [...rewards.items].sort((a, b) => a.cost - b.cost);
     state.rewardNames = new Map(state.rewards.map((r) => [r.rewardId, r.name]));
     $("redeem-result").replaceChildren();
     $("redeem-result").className = "result";
     renderMember(member);
+    renderProgram();
     renderReferral(referrals);
+    $("profile-form").hidden = true;
+    $("profile-edit").hidden = false;
+    $("profile-edit").setAttribute("aria-expanded", "false");
+    $("profile-saved").textContent = "";
     $("portal").hidden = false;
     $("sign-out").hidden = false;
     await loadActivity();
     setStatus("");
+    return true;
   } catch (error) {
     if (error.status === 401 || error.status === 403) {
       signedOut(`Please sign in again. (${error.message})`);
     } else {
       setStatus(error.message);
     }
+    return false;
   }
 }
 
@@ -488,18 +807,34 @@ async function main() {
     setStatus("Signing in…");
     try {
       await localSignIn(input.value.trim());
-      await showPortal();
+      if (await showPortal()) {
+        // The form the focus was on is gone: start the member at the top of their rewards,
+        // and say that the sign-in worked.
+        $("balance-title").focus();
+        const who = state.member.name || state.memberId;
+        setStatus(`Signed in as ${who}. Your rewards are below.`);
+      }
     } catch (error) {
       setStatus(error.message);
     }
   });
   $("sign-out").addEventListener("click", () => signedOut("You are signed out."));
+  $("profile-edit").addEventListener("click", () => openProfile());
+  $("profile-cancel").addEventListener("click", () => closeProfile());
+  $("profile-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveProfile();
+  });
   $("activity-more").addEventListener("click", () =>
     loadActivity({ more: true }).catch((error) => setStatus(error.message)),
   );
   $("copy-referral").addEventListener("click", async () => {
     const input = $("referral-link");
-    $("referral-copied").textContent = (await copyText(input.value, input)) ? "Copied." : "Select the link to copy it.";
+    $("referral-copied").textContent = "";
+    const what = $("referral-label").textContent.endsWith("link") ? "link" : "code";
+    $("referral-copied").textContent = (await copyText(input.value, input))
+      ? "Copied."
+      : `Copying did not work here. Select the ${what} and copy it (Ctrl+C, or Command+C on a Mac).`;
   });
 
   // The shop hands the member's token over with a fragment, or by calling this hook.

@@ -61,6 +61,7 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "GET /members/{memberId}/activity": _SELF,
     "GET /members/{memberId}/referrals": _SELF,
     "GET /rewards": _ANYONE,
+    "GET /program": _ANYONE,
     "POST /members/{memberId}/redemptions": _SELF,
     "POST /members/{memberId}/reviews": _SERVICE,
     "POST /members/{memberId}/social-shares": _SERVICE,

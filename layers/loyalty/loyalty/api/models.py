@@ -29,7 +29,16 @@ from pydantic.config import JsonDict
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
-from loyalty.domain.rules import JsonInt, TierName
+from loyalty.domain.rules import (
+    JsonInt,
+    Multiplier,
+    OrderMilestone,
+    ReferralRules,
+    SeasonalWindow,
+    TenureMilestone,
+    TierName,
+    TierRule,
+)
 from loyalty.services import clock
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
@@ -232,6 +241,27 @@ class ReferralsBody(ApiModel):
     completed: int
     pending: int
     points_earned: int
+
+
+class PublicProgramBody(ApiModel):
+    """The public part of the program rules in force: how points are earned, the tiers and
+    their benefits, how long points last. What only operators need (the document's
+    `version`, when expiry warnings go out) stays in `GET /admin/program`."""
+
+    points_per_dollar: int
+    category_multipliers: dict[str, Multiplier]
+    seasonal_multipliers: list[SeasonalWindow]
+    first_purchase_bonus: int
+    review_points: int
+    social_share_points: int
+    social_share_monthly_cap: int
+    referral: ReferralRules
+    order_milestones: list[OrderMilestone]
+    tenure_milestones: list[TenureMilestone]
+    birthday_bonus: int
+    tiers: list[TierRule]
+    expiry_months: int
+    pending_hold_days: int
 
 
 # ---- operator and privacy API ------------------------------------------------------------

@@ -101,6 +101,10 @@ class MemberService(RulesService[MemberStore]):
             raise MemberNotFound(f"no member '{member_id}'")
         return member_view(self._rules(), member, lots)
 
+    def program(self) -> ProgramRules:
+        """The rules in force, for the public part a member may read (GET /program)."""
+        return self._rules()
+
     def activity(
         self, member_id: str, limit: int, after_entry_id: str | None
     ) -> tuple[list[LedgerEntry], str | None]:
