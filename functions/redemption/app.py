@@ -1,5 +1,6 @@
-"""Redemption: POST /members/{memberId}/redemptions. Spends points for a reward and issues a
-coupon code; one read and one transaction; idempotent with the Idempotency-Key header."""
+"""Redemption: POST /members/{memberId}/redemptions spends points for a reward and issues a
+coupon code (one read and one transaction; idempotent with the Idempotency-Key header). And
+the coupons: a member's list, and the checkout's check, use and void of a code."""
 
 from __future__ import annotations
 
@@ -7,16 +8,29 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty import observability
 from loyalty.api.http import documented, make_resolver, serve
-from loyalty.api.models import MemberIdPath, RedemptionBody, RedemptionRequest
+from loyalty.api.models import (
+    CouponBody,
+    CouponCheckBody,
+    CouponCodePath,
+    CouponList,
+    CouponUseRequest,
+    CouponVoidBody,
+    CouponVoidRequest,
+    MemberId,
+    MemberIdPath,
+    RedemptionBody,
+    RedemptionRequest,
+)
+from loyalty.domain.coupons import Coupon, CouponStatus
 from loyalty.domain.errors import LoyaltyError
 from loyalty.observability import observed
-from loyalty.runtime import reward_service
+from loyalty.runtime import coupon_service, reward_service
 
 logger = Logger()
 app = make_resolver()
@@ -67,6 +81,103 @@ def redeem(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
         body=body,
+    )
+
+
+def _coupon(coupon: Coupon, status: CouponStatus) -> dict[str, Any]:
+    return {
+        "code": coupon.code,
+        "status": status,
+        "memberId": coupon.member_id,
+        "rewardId": coupon.reward_id,
+        "rewardName": coupon.reward_name,
+        "kind": coupon.kind,
+        "discountPercent": coupon.discount_percent,
+        "points": coupon.points,
+        "issuedAt": coupon.issued_at,
+        "expiresAt": coupon.expires_at,
+        "usedAt": coupon.used_at,
+        "usedByOrder": coupon.used_by_order,
+        "voidedAt": coupon.voided_at,
+    }
+
+
+@app.get(
+    "/members/<memberId>/coupons",
+    responses=documented(None, 400, 401, 403, 404),
+    tags=["Rewards"],
+)
+def member_coupons(memberId: MemberIdPath) -> CouponList:
+    """The member's coupons, newest first, each with its status now (one Query)."""
+    coupons, now = coupon_service().for_member(memberId)
+    return CouponList.model_validate({"items": [_coupon(c, c.status_at(now)) for c in coupons]})
+
+
+@app.get(
+    "/coupons/<code>",
+    responses=documented(None, 400, 401, 403, 404),
+    tags=["Coupons"],
+)
+def check_coupon(
+    code: CouponCodePath,
+    member_id: Annotated[
+        MemberId | None,
+        Query(
+            alias="memberId",
+            min_length=1,
+            max_length=64,
+            description="The member at the checkout: is it theirs?",
+        ),
+    ] = None,
+) -> CouponCheckBody:
+    """Whether a code can be used now, and why not (`reason`); what it gives (`kind`,
+    `discountPercent`). One read; 404 for an unknown code."""
+    checked = coupon_service().check(code.upper(), member_id)
+    return CouponCheckBody.model_validate(
+        _coupon(checked.coupon, checked.status) | {"valid": checked.valid, "reason": checked.reason}
+    )
+
+
+@app.post(
+    "/coupons/<code>/redemptions",
+    responses=documented(None, 400, 401, 403, 404, 409, 415, 422, 503),
+    tags=["Coupons"],
+)
+def use_coupon(code: CouponCodePath, request: Annotated[CouponUseRequest, Body()]) -> CouponBody:
+    """Marks the coupon used by `orderId`, exactly once: the same order again answers the
+    same; another order, or a voided or expired coupon, 409; another member's, 404."""
+    use = coupon_service().use(code.upper(), order_id=request.order_id, member_id=request.member_id)
+    logger.info(
+        "coupon used", coupon_code=use.coupon.code, order_id=use.order_id, replayed=use.replayed
+    )
+    return CouponBody.model_validate(_coupon(use.coupon, "used"))
+
+
+@app.post(
+    "/coupons/<code>/void",
+    responses=documented(None, 400, 401, 403, 404, 409, 415, 422, 503),
+    tags=["Coupons"],
+)
+def void_coupon(
+    code: CouponCodePath, request: Annotated[CouponVoidRequest, Body()]
+) -> CouponVoidBody:
+    """Voids a coupon not yet used: its points go back to the member in the lots they came
+    from, with their expiry dates; those whose lots expired since stay expired. Exactly
+    once: voiding again answers the same."""
+    coupon, returned, expired = coupon_service().void(code.upper())
+    logger.info(
+        "coupon voided",
+        coupon_code=coupon.code,
+        returned=returned,
+        expired=expired,
+        reason=request.reason,
+    )
+    return CouponVoidBody.model_validate(
+        {
+            "coupon": _coupon(coupon, "voided"),
+            "pointsReturned": returned,
+            "pointsExpired": expired,
+        }
     )
 
 

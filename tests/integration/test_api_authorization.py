@@ -15,6 +15,7 @@ from tests.support.api import (
     ACTIVITY,
     ENROLL,
     GET_MEMBER,
+    MEMBER_COUPONS,
     PATCH_MEMBER,
     PROGRAM,
     REDEEM,
@@ -61,6 +62,7 @@ SUCCESS: dict[Route, tuple[int, Callable[[Any], bool]]] = {
     REDEEM: (201, lambda body: body["pointsSpent"] == 500 and body["balance"] == 650),
     REVIEW: (201, lambda body: body == {"pointsAwarded": 50, "balance": 1200}),
     SHARE: (201, lambda body: body == {"pointsAwarded": 80, "balance": 1230}),
+    MEMBER_COUPONS: (200, lambda body: body == {"items": []}),
 }
 SERVICE_ONLY = (REVIEW, SHARE)
 # Open to anyone authenticated: no member in the path.

@@ -34,9 +34,14 @@ from loyalty.observability import running_handler
 from loyalty.services import jobs as jobs_service
 from tests.support.api import (
     ACTIVITY,
+    CHECK_COUPON,
+    MEMBER_COUPONS,
     PATCH_MEMBER,
     REFERRALS,
     REWARDS,
+    USE_COUPON,
+    VOID_COUPON,
+    coupon_request,
     enroll,
     member,
     order,
@@ -251,6 +256,14 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         assert share("iam-ref", "https://example.com/p/1").status == 201
         assert redeem("iam-ref", "free-shipping", key="k-1").status == 201
         assert redeem("iam-ref", "free-shipping", key="k-1").status == 201  # a replay
+        code = redeem("iam-ref", "free-shipping", key="k-2").body["couponCode"]
+        listed = request(MEMBER_COUPONS, "iam-ref")
+        assert listed.status == 200 and len(listed.body["items"]) == 2, listed.body
+        assert coupon_request(CHECK_COUPON, code).status == 200
+        used = coupon_request(USE_COUPON, code, body={"orderId": "o-x", "memberId": "iam-ref"})
+        assert used.status == 200, used.body
+        other = redeem("iam-ref", "free-shipping", key="k-3").body["couponCode"]
+        assert coupon_request(VOID_COUPON, other, body={}).status == 200
 
         # The operators' API.
         assert admin("GET", "/admin/members", query={"email": "ref2@example.com"}).status == 200

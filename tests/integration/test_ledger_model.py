@@ -46,7 +46,17 @@ from loyalty.domain.calendar import add_months
 from loyalty.domain.ledger import make_entry_id, unspent_by_expiry
 from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import birthday_due
-from tests.support.api import Clock, enroll, pin_clock, redeem, review, share
+from tests.support.api import (
+    USE_COUPON,
+    VOID_COUPON,
+    Clock,
+    coupon_request,
+    enroll,
+    pin_clock,
+    redeem,
+    review,
+    share,
+)
 from tests.support.events import FakeLambdaContext, completed, refunded, sqs_event
 from tests.support.http import ADMIN, call, http_event
 from tests.support.schedules import CapturedQueue, run_daily
@@ -148,6 +158,20 @@ class Member:
             if lot.points - consumed:
                 grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + lot.points - consumed
         return grouped
+
+
+@dataclass
+class Coupon:
+    code: str
+    member_id: str
+    points: int
+    issued_at: datetime
+    status: str = "issued"
+    voided: tuple[int, int] = (0, 0)
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.issued_at.replace(microsecond=0) + timedelta(days=90)
 
 
 class LedgerModel:
@@ -305,6 +329,24 @@ class LedgerModel:
         member.debited += points
         return True
 
+    def void(self, member: Member, points: int) -> tuple[int, int]:
+        """A coupon's points back as if it had never been redeemed: what open lots lent to
+        spending returns; what settled lots lent would have expired with them."""
+        settled = sum(lot.points for lot in member.lots if lot.settled)
+        returned = min(points, max(member.debited - settled, 0))
+        member.debited -= returned
+        left = points - returned
+        for lot in sorted(
+            (lot for lot in member.lots if lot.settled),
+            key=lambda lot: (lot.expires_at, lot.lot_id),
+            reverse=True,
+        ):
+            take = min(lot.points - lot.expired, left)
+            lot.expired += max(take, 0)
+            left -= max(take, 0)
+        assert left == 0, (member.member_id, points, left)
+        return returned, points - returned
+
     def erase(self, member: Member) -> None:
         member.debited += member.balance + member.pending
         for lot in member.lots:
@@ -408,6 +450,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.waiting_refunds: list[dict[str, Any]] = []  # refunds that overtook their order
         self.delivered: list[dict[str, Any]] = []
         self.code = ""
+        self.coupons: list[Coupon] = []
         STATS["runs"] += 1
 
     def teardown(self) -> None:
@@ -569,6 +612,56 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         expected = 201 if self.model.spend(member, REWARDS[reward]) else 409
         assert reply.status == expected, reply.body
+        if reply.status == 201:
+            self.coupons.append(
+                Coupon(reply.body["couponCode"], member_id, REWARDS[reward], self.clock.now)
+            )
+
+    @rule(index=st.integers(0, 30))
+    def the_checkout_uses_a_coupon(self, index: int) -> None:
+        if not self.coupons:
+            return
+        self.tick()
+        coupon = self.coupons[index % len(self.coupons)]
+        order_id = f"co-{next(self.sequence)}"
+        reply = coupon_request(
+            USE_COUPON, coupon.code, body={"orderId": order_id, "memberId": coupon.member_id}
+        )
+        before = coupon.status
+        if coupon.status == "issued" and self.clock.now < coupon.expires_at:
+            assert reply.status == 200, reply.body
+            coupon.status = "used"
+        else:
+            assert reply.status == 409, (before, reply.body)
+        STATS["steps"] += 1
+
+    @rule(index=st.integers(0, 30), twice=st.booleans())
+    def the_shop_voids_a_coupon(self, index: int, twice: bool) -> None:
+        if not self.coupons:
+            return
+        self.tick()
+        coupon = self.coupons[index % len(self.coupons)]
+        member = self.model.members[coupon.member_id]
+        reply = coupon_request(VOID_COUPON, coupon.code, body={})
+        if coupon.status == "voided":
+            assert reply.status == 200, reply.body
+            assert (reply.body["pointsReturned"], reply.body["pointsExpired"]) == coupon.voided
+        elif coupon.status == "used" or self.clock.now >= coupon.expires_at:
+            assert reply.status == 409, reply.body
+        elif member.erased:
+            assert reply.status == 404, reply.body
+        else:
+            assert reply.status == 200, reply.body
+            coupon.status = "voided"
+            coupon.voided = self.model.void(member, coupon.points)
+            assert (reply.body["pointsReturned"], reply.body["pointsExpired"]) == coupon.voided
+            STATS["coupons voided"] += 1
+        if twice and reply.status == 200:
+            before = self.snapshot()
+            again = coupon_request(VOID_COUPON, coupon.code, body={})
+            assert (again.status, again.body) == (200, reply.body)
+            assert self.snapshot() == before
+        STATS["steps"] += 1
 
     @rule(member_id=st.sampled_from(MEMBERS), product=st.sampled_from(["P-1", "P-2"]))
     def review(self, member_id: str, product: str) -> None:
@@ -708,6 +801,13 @@ def check_invariants(
     for lot in lots:
         assert 0 <= lot.points <= lot.original_points, (context, lot)
         assert 0 <= lot.expired_points <= lot.points or not lot.settled, (context, lot)
+    # Every expired point is in an `expire` entry: a settled lot's (the expiry job's, or a
+    # voided coupon's points whose lot expired since), or one that expired on arrival.
+    expired_entries = -sum(e.points for e in entries if e.type == "expire")
+    on_arrival = -sum(e.points for e in entries if e.reason == "expired-on-arrival")
+    assert expired_entries - on_arrival == sum(lot.expired_points for lot in lots if lot.settled), (
+        context
+    )
     reversed_points = -sum(e.points for e in entries if e.type == "reverse")
     assert reversed_points == sum(lot.original_points - lot.points for lot in lots), context
     # Tier basis = earned − reversed.

@@ -225,3 +225,21 @@ def test_two_first_order_codes_pay_one_referral_and_announce_the_refusal(ledger,
     ]
     assert [(r["orderId"]["S"], r["code"]["S"]) for r in refusals] == [("o-early", second_code)]
     assert "already completed by order 'o-late'" in refusals[0]["reason"]["S"]
+
+
+def test_a_first_order_of_no_amount_still_completes_its_referral(ledger, clock):
+    """Found by the model test: an order of $0.00 kept an empty map of amounts per category,
+    which a stream image cannot carry, and referral completion failed on the record."""
+    clock.set("2026-10-20T12:00:00Z")
+    code = enroll("ref").body["referralCode"]
+    stream = StreamReader(ledger.table_name)
+    stream.read()
+    play_orders(completed("o-1", "c-1", ("0.00", 1), at="2026-10-20T09:00:00Z", referralCode=code))
+
+    event = delivered_to("ReferralCompletionFunction", stream.read())
+    assert len(event["Records"]) == 1
+    outcome = referral_completion.handler(event, FakeLambdaContext())
+
+    assert outcome == {"batchItemFailures": []}
+    assert view("c-1")["balance"] == 150 + 70  # the bonus and the referee's reward
+    assert view("ref")["balance"] == 70

@@ -61,7 +61,7 @@ class Route:
 
     @property
     def handler(self) -> Any:
-        if self.path.endswith("/redemptions"):
+        if self.path.endswith("/redemptions") or "coupons" in self.path:
             return redemption_app.handler
         return members_app.handler
 
@@ -80,6 +80,12 @@ PROGRAM = Route("GET", "/program")
 REDEEM = Route("POST", "/members/{memberId}/redemptions")
 REVIEW = Route("POST", "/members/{memberId}/reviews")
 SHARE = Route("POST", "/members/{memberId}/social-shares")
+MEMBER_COUPONS = Route("GET", "/members/{memberId}/coupons")
+# The checkout's coupon routes (service and admin), by code: see `coupon_request`.
+CHECK_COUPON = Route("GET", "/coupons/{code}")
+USE_COUPON = Route("POST", "/coupons/{code}/redemptions")
+VOID_COUPON = Route("POST", "/coupons/{code}/void")
+COUPON_ROUTES = (CHECK_COUPON, USE_COUPON, VOID_COUPON)
 
 ROUTES = (
     ENROLL,
@@ -92,6 +98,7 @@ ROUTES = (
     REDEEM,
     REVIEW,
     SHARE,
+    MEMBER_COUPONS,
 )
 BODY_ROUTES = (ENROLL, PATCH_MEMBER, REDEEM, REVIEW, SHARE)
 MEMBER_ROUTES = tuple(route for route in ROUTES if route.has_member_path)
@@ -116,6 +123,21 @@ def request(
         claims=claims,
         query=query,
         headers=headers,
+    )
+    return call(route.handler, event)
+
+
+def coupon_request(
+    route: Route,
+    code: str,
+    *,
+    body: Any = None,
+    claims: dict[str, Any] | None = SERVICE,
+    query: dict[str, str] | None = None,
+) -> Reply:
+    """Call a checkout coupon route for `code` with a real HTTP API v2 event."""
+    event = http_event(
+        route.method, route.path, {"code": code}, body=body, claims=claims, query=query
     )
     return call(route.handler, event)
 

@@ -90,6 +90,24 @@ def test_each_entry_type_adds_the_contract_figures():
     }
 
 
+def test_a_voided_coupon_lowers_the_points_redeemed_and_issues_nothing():
+    projection = project_entries(
+        [
+            entry("e1", 2000),
+            entry("e2", -1000, "redeem"),
+            entry("e3", 1000, "redeem"),  # the coupon voided: its points back
+            entry("e4", -300, "expire"),  # of which some had expired since
+        ],
+        {},
+    )
+    assert projection.totals == {
+        "issued": 2000,
+        "redeemed": 0,
+        "expired": 300,
+        "outstanding": 1700,
+    }
+
+
 def test_an_entry_delivered_twice_in_one_batch_counts_once():
     projection = project_entries([entry("e1", 100), entry("e1", 100)], {})
     assert projection.totals["issued"] == 100

@@ -19,6 +19,7 @@ from loyalty.dal.kpis import DynamoKpiStore
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.rules import ProgramRules
+from loyalty.services.coupons import CouponService
 from loyalty.services.expiry import ExpiryService
 from loyalty.services.jobs import JobRuns, Promotions, ScheduledAwards, WorkSender
 from loyalty.services.kpis import KpiProjector, KpiService
@@ -91,6 +92,10 @@ def member_service() -> MemberService:
 
 def reward_service() -> RewardService:
     return _with_rules(RewardService)
+
+
+def coupon_service() -> CouponService:
+    return _with_rules(CouponService)
 
 
 def referral_service() -> ReferralService:

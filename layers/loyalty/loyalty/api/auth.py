@@ -48,6 +48,7 @@ class Policy:
 _ANYONE = Policy(frozenset({"member", "service", "admin"}), member_from="none")
 _SELF = Policy(frozenset({"member", "service", "admin"}))
 _SERVICE = Policy(frozenset({"service", "admin"}))
+_CHECKOUT = Policy(frozenset({"service", "admin"}), member_from="none")
 # The operator API: the admin scope only.
 ADMIN_ONLY = Policy(frozenset({"admin"}), member_from="none")
 # Privacy rights: the member themself, or an operator acting on their request (not the
@@ -63,6 +64,11 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "GET /rewards": _ANYONE,
     "GET /program": _ANYONE,
     "POST /members/{memberId}/redemptions": _SELF,
+    "GET /members/{memberId}/coupons": _SELF,
+    # The shop's checkout (its backend's service token), or an operator.
+    "GET /coupons/{code}": _CHECKOUT,
+    "POST /coupons/{code}/redemptions": _CHECKOUT,
+    "POST /coupons/{code}/void": _CHECKOUT,
     "POST /members/{memberId}/reviews": _SERVICE,
     "POST /members/{memberId}/social-shares": _SERVICE,
     "GET /members/{memberId}/export": _SELF_OR_ADMIN,

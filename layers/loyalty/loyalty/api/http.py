@@ -58,6 +58,8 @@ ERROR_STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (InvalidBody, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.MemberNotFound, HTTPStatus.NOT_FOUND),
     (errors.RewardNotFound, HTTPStatus.NOT_FOUND),
+    (errors.CouponNotFound, HTTPStatus.NOT_FOUND),
+    (errors.CouponUnavailable, HTTPStatus.CONFLICT),
     (errors.InsufficientPoints, HTTPStatus.CONFLICT),
     (errors.TierTooLow, HTTPStatus.CONFLICT),
     (errors.OutOfStock, HTTPStatus.CONFLICT),

@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from loyalty.domain.calendar import format_instant
-from loyalty.domain.orders import MEMBER_ID_PATTERN
+from loyalty.domain.orders import MEMBER_ID_PATTERN, ExternalId
 from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
 from loyalty.domain.rules import (
     JsonInt,
@@ -217,6 +217,9 @@ class RedemptionBody(ApiModel):
     points_spent: int
     balance: int
     coupon_code: str
+    coupon_expires_at: Instant | None = Field(
+        default=None, description="When the coupon expires unused (programme's couponValidityDays)."
+    )
 
 
 class ReviewRequest(ApiModel):
@@ -482,4 +485,70 @@ class ProgramPreviewBody(ApiModel):
     )
     rules_versions: list[int] = Field(
         description="The rules versions the replayed orders were awarded under."
+    )
+
+
+COUPON_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$"
+CouponCodePath = Annotated[
+    str,
+    Path(
+        pattern=COUPON_CODE_PATTERN,
+        min_length=1,
+        max_length=64,
+        description="A coupon code as issued (`LOY-XXXX-XXXX-XXXX`; case does not matter).",
+    ),
+]
+
+
+class CouponBody(ApiModel):
+    """A coupon a redemption issued. `status`: `active` (usable until `expiresAt`), `used`
+    (by `usedByOrder`), `voided` (its points went back to the member) or `expired`."""
+
+    code: str
+    status: Literal["active", "used", "voided", "expired"]
+    member_id: str
+    reward_id: str
+    reward_name: str | None = None
+    kind: Literal["discount", "free_shipping", "product"] | None = Field(
+        default=None, description="What the checkout applies: the reward's kind."
+    )
+    discount_percent: int | None = Field(default=None, description="For kind `discount`.")
+    points: int = Field(description="The points the redemption spent on it.")
+    issued_at: Instant
+    expires_at: Instant | None = Field(
+        default=None, description="None for coupons issued before coupons expired."
+    )
+    used_at: Instant | None = None
+    used_by_order: str | None = None
+    voided_at: Instant | None = None
+
+
+class CouponList(ApiModel):
+    items: list[CouponBody] = Field(description="Newest first.")
+
+
+class CouponCheckBody(CouponBody):
+    valid: bool = Field(description="True when the coupon can be used now (by `memberId`).")
+    reason: Literal["used", "voided", "expired", "other-member"] | None = Field(
+        default=None, description="Why it cannot be used; null when valid."
+    )
+
+
+class CouponUseRequest(ApiModel):
+    order_id: ExternalId = Field(description="The order the coupon is used on.")
+    member_id: MemberId = Field(description="The member using it: it must be theirs.")
+
+
+class CouponVoidRequest(ApiModel):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="Why, for the logs (e.g. the order was cancelled); no personal data.",
+    )
+
+
+class CouponVoidBody(ApiModel):
+    coupon: CouponBody
+    points_returned: int = Field(description="Back to the balance (or paying a debt).")
+    points_expired: int = Field(
+        description="Points whose lots expired since the redemption: they stay expired."
     )

@@ -13,6 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from loyalty.dal import keys
 from loyalty.domain.calendar import format_instant, parse_instant
+from loyalty.domain.coupons import Coupon
 from loyalty.domain.ledger import (
     LedgerEntry,
     LotRef,
@@ -21,7 +22,7 @@ from loyalty.domain.ledger import (
     OrderRecord,
     PointsLot,
 )
-from loyalty.domain.rewards import Redemption, Reward
+from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
 from loyalty.domain.schedules import Schedule
 
 Item = dict[str, Any]
@@ -137,9 +138,11 @@ def order_item(order: OrderRecord, recorded_at: str) -> Item:
         "refundCount": order.refund_count,
         "firstOrder": order.first_order,
         # "" stands for no category (a category is never empty): map keys are strings.
+        # None (absent) rather than an empty map: stream images do not carry empty maps.
         "categoryAmounts": {
             category or "": str(amount) for category, amount in order.category_amounts
-        },
+        }
+        or None,
         "tier": order.tier,
         "recordedAt": recorded_at,
         # Listed by the day it occurred, for the program preview (keys: "GSI1").
@@ -303,4 +306,47 @@ def redemption_from_item(item: Item) -> Redemption:
         balance=int(item["balance"]),
         coupon_code=item["couponCode"],
         request_fingerprint=item["requestFingerprint"],
+        coupon_expires_at=_instant_or_none(item.get("couponExpiresAt")),
+    )
+
+
+def _instant_or_none(value: Any) -> datetime | None:
+    return parse_instant(str(value)) if value else None
+
+
+def issued_coupon_attributes(plan: RedemptionPlan, recorded_at: str) -> Item:
+    """A new coupon's state, on the coupon item and on its redemption alike."""
+    reward = plan.reward
+    return {
+        "couponCode": plan.coupon_code,
+        "couponStatus": "issued",
+        "issuedAt": recorded_at,
+        "couponExpiresAt": format_instant(plan.coupon_expires_at)
+        if plan.coupon_expires_at
+        else None,
+        "rewardName": reward.name,
+        "rewardKind": reward.kind,
+        "discountPercent": reward.discount_percent,
+    }
+
+
+def coupon_from_item(item: Item) -> Coupon:
+    """A coupon from its own item or from its copy on the member's redemption."""
+    return Coupon(
+        code=item["couponCode"],
+        member_id=item["memberId"],
+        redemption_id=item["redemptionId"],
+        reward_id=item["rewardId"],
+        reward_name=item.get("rewardName"),
+        kind=item.get("rewardKind"),
+        discount_percent=int(item["discountPercent"]) if item.get("discountPercent") else None,
+        points=int(item["pointsSpent"]),
+        status=item.get("couponStatus", "issued"),
+        issued_at=parse_instant(str(item.get("issuedAt") or item["recordedAt"])),
+        expires_at=_instant_or_none(item.get("couponExpiresAt")),
+        used_at=_instant_or_none(item.get("couponUsedAt")),
+        used_by_order=item.get("couponUsedBy"),
+        voided_at=_instant_or_none(item.get("couponVoidedAt")),
+        returned_points=int(item["couponReturned"]) if "couponReturned" in item else None,
+        expired_points=int(item["couponExpired"]) if "couponExpired" in item else None,
     )

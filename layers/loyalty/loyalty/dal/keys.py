@@ -18,7 +18,8 @@
 | email lock            | EMAIL#<sha256(email)>  | EMAIL                                |
 | reward                | CATALOG                | REWARD#<rewardId>                    |
 | promotion announced   | PROMOTION#<name>-<start> | PROMOTION                          |
-| coupon                | COUPON#<code>          | COUPON                               |
+| coupon (also its copy | COUPON#<code>          | COUPON                               |
+|  on the SPEND# item)  |                        |                                      |
 | program rules         | PROGRAM                | RULES (current), RULES#v<000007>     |
 | audit record          | AUDIT#<yyyy-mm>        | <recordedAt>#<audit id>              |
 | KPI totals, KPI day   | KPI                    | TOTALS, DAY#<yyyy-mm-dd>             |
@@ -61,8 +62,11 @@ def lot_sk(expires_at: datetime, lot_id: str) -> str:
     return f"{LOT_PREFIX}{format_instant(expires_at)}#{lot_id}"
 
 
+SPEND_PREFIX = "SPEND#"
+
+
 def spend_sk(reference: str) -> str:
-    return f"SPEND#{reference}"
+    return f"{SPEND_PREFIX}{reference}"
 
 
 def dedupe_sk(kind: str, value: str) -> str:

@@ -22,6 +22,7 @@ from loyalty.dal.items import (
     entry_from_item,
     entry_item,
     from_ddb,
+    issued_coupon_attributes,
     item_key,
     lot_from_item,
     lot_item,
@@ -714,11 +715,10 @@ class LedgerStore(TableAccess):
             "rewardId": plan.reward.reward_id,
             "pointsSpent": spend.points,
             "balance": plan.balance_after,
-            "couponCode": plan.coupon_code,
             "requestFingerprint": plan.request_fingerprint,
             "entryId": spend.entry.entry_id,
             "recordedAt": recorded_at,
-        }
+        } | issued_coupon_attributes(plan, recorded_at)
         profile_update = {
             "Update": {
                 "TableName": self.table_name,
@@ -740,17 +740,17 @@ class LedgerStore(TableAccess):
                 ),
             }
         }
+        # The coupon, and its copy on the member's redemption (so that a member's coupons
+        # are one Query): every change of state writes both (dal/coupons.py).
         coupon = {
             "PK": keys.coupon_pk(plan.coupon_code),
             "SK": keys.COUPON_SK,
             "itemType": "coupon",
-            "couponCode": plan.coupon_code,
             "memberId": spend.member_id,
             "redemptionId": plan.redemption_id,
             "rewardId": plan.reward.reward_id,
-            "status": "issued",
-            "issuedAt": recorded_at,
-        }
+            "pointsSpent": spend.points,
+        } | issued_coupon_attributes(plan, recorded_at)
         actions = [
             put_action(self.table_name, marker, must_be_new=True),
             profile_update,

@@ -73,3 +73,16 @@ class MemberErased(LoyaltyError):
 class StoreBusy(LoyaltyError):
     """The ledger's store refused the write for now (throttled, or a conflicting transaction
     in flight): nothing was written; the same request may succeed in a moment."""
+
+
+class CouponNotFound(LoyaltyError):
+    """No coupon has this code (or it belongs to another member than the one named)."""
+
+
+class CouponUnavailable(LoyaltyError):
+    """The coupon cannot be used or voided: already used (by another order), voided, or
+    expired. `reason` says which."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -89,9 +89,11 @@ class EntryFact:
     @property
     def figures(self) -> Counters:
         """The contract's definitions: issued is every positive entry, redeemed and expired
-        the absolute `redeem` and `expire` entries, outstanding the sum of all entries."""
+        the absolute `redeem` and `expire` entries, outstanding the sum of all entries. A
+        voided coupon's `redeem` entry (positive) undoes a redemption: it lowers the points
+        redeemed and issues nothing."""
         figures = {OUTSTANDING: self.points}
-        if self.points > 0:
+        if self.points > 0 and self.type != "redeem":
             figures[ISSUED] = self.points
         if self.type == "redeem":
             figures[REDEEMED] = -self.points

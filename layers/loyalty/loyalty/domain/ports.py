@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from loyalty.domain.coupons import Coupon, CouponUse, CouponVoidPlan
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     EarnPlan,
@@ -172,3 +173,22 @@ class PrivacyStore(Protocol):
     def export_member(self, member_id: str) -> tuple[dict[str, Any] | None, list[LedgerEntry]]: ...
 
     def commit_erasure(self, plan: ErasurePlan, now: datetime) -> None: ...
+
+
+class CouponStore(Protocol):
+    def get_coupon(self, code: str) -> Coupon | None: ...
+
+    def list_coupons(self, member_id: str) -> list[Coupon] | None:
+        """None for an unknown (or erased) member."""
+        ...
+
+    def get_member_with_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+
+    def commit_coupon_use(self, use: CouponUse, now: datetime) -> None:
+        """Raises DuplicateEvent when the coupon is no longer issued."""
+
+    def commit_coupon_void(self, plan: CouponVoidPlan, now: datetime) -> None:
+        """Raises CouponUnavailable when the coupon is no longer issued, ConcurrentUpdate
+        when the member's totals or a lot changed since they were read."""

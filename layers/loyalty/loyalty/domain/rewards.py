@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -111,6 +111,7 @@ class RedemptionPlan:
     min_tier_points: int
     balance_after: int
     request_fingerprint: str
+    coupon_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,8 @@ class Redemption:
     balance: int
     coupon_code: str
     request_fingerprint: str
+    # None for coupons issued before coupons expired.
+    coupon_expires_at: datetime | None = None
 
 
 def plan_redemption(
@@ -162,4 +165,6 @@ def plan_redemption(
         min_tier_points=min_tier_points if reward.min_tier != "Bronze" else 0,
         balance_after=member.balance - reward.cost,
         request_fingerprint=request_fingerprint,
+        # Whole seconds: stored instants compare as strings (dal/coupons.py).
+        coupon_expires_at=(now + timedelta(days=rules.coupon_validity_days)).replace(microsecond=0),
     )

@@ -203,6 +203,9 @@ class ProgramRules(RulesModel):
     expiry_months: JsonInt = Field(default=12, ge=1, le=120)
     expiry_warning_days: JsonInt = Field(default=30, ge=0, le=365)
     pending_hold_days: JsonInt = Field(default=0, ge=0, le=365)
+    coupon_validity_days: JsonInt = Field(
+        default=90, ge=1, le=3650, description="A coupon expires this many days after issue."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramRules:

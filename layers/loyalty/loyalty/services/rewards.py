@@ -74,6 +74,7 @@ class RewardService(RulesService[RewardStore]):
                 balance=plan.balance_after,
                 coupon_code=plan.coupon_code,
                 request_fingerprint=request_fingerprint,
+                coupon_expires_at=plan.coupon_expires_at,
             )
         raise ConcurrentUpdate("the member kept changing during the redemption")
 
