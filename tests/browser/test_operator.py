@@ -225,6 +225,10 @@ def test_the_pager_keeps_focus_while_the_ledger_loads(
         status, body = member_api.redeem("alice", "free-shipping")
         assert status == 201, body
     open_member(page, stack, "alice")
+    # The first page is in (under load it may still be on its way; holding it instead of the
+    # second would leave "Next page" disabled).
+    expect(page.locator("#ledger tbody tr")).to_have_count(LEDGER_PAGE_SIZE)
+    expect(page.get_by_role("button", name="Next page")).to_be_enabled()
     held: list[Any] = []
 
     def hold(route: Any) -> None:
