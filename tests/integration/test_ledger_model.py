@@ -617,10 +617,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 Coupon(reply.body["couponCode"], member_id, REWARDS[reward], self.clock.now)
             )
 
+    @precondition(lambda self: bool(self.coupons))
     @rule(index=st.integers(0, 30))
     def the_checkout_uses_a_coupon(self, index: int) -> None:
-        if not self.coupons:
-            return
         self.tick()
         coupon = self.coupons[index % len(self.coupons)]
         order_id = f"co-{next(self.sequence)}"
@@ -635,10 +634,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert reply.status == 409, (before, reply.body)
         STATS["steps"] += 1
 
+    @precondition(lambda self: bool(self.coupons))
     @rule(index=st.integers(0, 30), twice=st.booleans())
     def the_shop_voids_a_coupon(self, index: int, twice: bool) -> None:
-        if not self.coupons:
-            return
         self.tick()
         coupon = self.coupons[index % len(self.coupons)]
         member = self.model.members[coupon.member_id]
@@ -656,6 +654,7 @@ class LedgerMachine(RuleBasedStateMachine):
             coupon.voided = self.model.void(member, coupon.points)
             assert (reply.body["pointsReturned"], reply.body["pointsExpired"]) == coupon.voided
             STATS["coupons voided"] += 1
+            STATS["coupon points expired since"] += coupon.voided[1]
         if twice and reply.status == 200:
             before = self.snapshot()
             again = coupon_request(VOID_COUPON, coupon.code, body={})
