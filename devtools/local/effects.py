@@ -7,6 +7,8 @@ records the run produced (every committed change is there, whatever the function
   who opted in to marketing)
 - points released from the return-window hold (the profile's `pendingPoints` going down)
 - promotions started (`promotion` items)
+- coupons warned about and expired (the `coupon` item's `couponWarnedAt`, and its status going
+  from `issued` to `expired`)
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class JobEffects:
     released: Tally = field(default_factory=Tally)
     warning_count: int = 0
     promotions: list[str] = field(default_factory=list)
+    coupons_warned: int = 0
+    coupons_expired: int = 0
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
@@ -77,6 +81,13 @@ class JobEffects:
                 self.warnings.add(member, _value(new, "points") or 0)
             elif record.get("eventName") == "INSERT" and kind == "promotion":
                 self.promotions.append(str(_value(new, "name") or _value(new, "promotionId")))
+            elif record.get("eventName") == "MODIFY" and kind == "coupon":
+                if _value(new, "couponWarnedAt") and not _value(old, "couponWarnedAt"):
+                    self.coupons_warned += 1
+                if _value(old, "couponStatus") == "issued" and (
+                    _value(new, "couponStatus") == "expired"
+                ):
+                    self.coupons_expired += 1
             elif record.get("eventName") == "MODIFY" and kind == "member":
                 before = _value(old, "pendingPoints") or 0
                 after = _value(new, "pendingPoints") or 0
@@ -90,11 +101,16 @@ class JobEffects:
             "warnings": {**self.warnings.as_dict(), "count": self.warning_count},
             "released": self.released.as_dict(),
             "promotions": list(self.promotions),
+            "coupons": {"warned": self.coupons_warned, "expired": self.coupons_expired},
         }
 
 
 def _members(count: int) -> str:
     return f"{count:,} member" + ("" if count == 1 else "s")
+
+
+def _coupons(count: int) -> str:
+    return f"{count:,} coupon" + ("" if count == 1 else "s")
 
 
 def _reason(reason: str) -> str:
@@ -133,4 +149,12 @@ def describe(summary: dict[str, Any]) -> list[str]:
         )
     for name in summary.get("promotions") or []:
         lines.append(f"promotion started: {name}")
+    coupons = summary.get("coupons") or {}
+    if coupons.get("warned"):
+        lines.append(
+            f"{_coupons(coupons['warned'])} warned about, 7 days before they expire (sent as "
+            "coupon.expiring to those who opted in to marketing)"
+        )
+    if coupons.get("expired"):
+        lines.append(f"{_coupons(coupons['expired'])} expired unused (their points stay spent)")
     return lines or ["nothing was due"]

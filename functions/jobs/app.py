@@ -1,4 +1,5 @@
-"""The daily jobs: expiry, birthday bonus, tenure milestones, promotion announcements.
+"""The daily jobs: expiry, birthday bonus, tenure milestones, coupons (warning and expiry),
+promotion announcements.
 
 Each `*_schedule` handler is invoked by its EventBridge schedule and takes the event's
 `time` as now (never the wall clock, so any day can be replayed). The member jobs fan out
@@ -29,13 +30,19 @@ from loyalty import observability
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.schedules import ScheduledJob
 from loyalty.observability import observed
-from loyalty.runtime import expiry_service, job_runs, promotions, scheduled_awards
+from loyalty.runtime import (
+    coupon_expiry_service,
+    expiry_service,
+    job_runs,
+    promotions,
+    scheduled_awards,
+)
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Stop taking new pages with this much of the invocation left.
 SAFETY_MARGIN_MS = 20_000
-MEMBER_JOBS = ("expiry", "birthday", "tenure")
+MEMBER_JOBS = ("expiry", "birthday", "tenure", "coupons")
 
 
 def run_id_of(job: str, now: str) -> str:
@@ -66,6 +73,11 @@ def birthday_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str
 @observed(logger)
 def tenure_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _fan_out("tenure", event)
+
+
+@observed(logger)
+def coupons_schedule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _fan_out("coupons", event)
 
 
 @observed(logger)
@@ -106,6 +118,9 @@ def _process_member(job: str, member_id: str, now: datetime) -> None:
     and finally dead-letters it (its body names the member)."""
     if job == "expiry":
         points = expiry_service().process_member(member_id, now)[0]
+    elif job == "coupons":
+        coupon_expiry_service().process_member(member_id, now)
+        points = 0  # an expired coupon's points are not returned
     else:
         points = scheduled_awards().process_member(cast(ScheduledJob, job), member_id, now)
     observability.job_members(job, processed=1, points=points)
@@ -129,6 +144,10 @@ def _process_shard(
     cursor = work.get("cursor")
     if job == "expiry":
         run = expiry_service().run_shard(
+            shard, now, cursor=cursor, time_left=time_left, on_failure=set_aside
+        )
+    elif job == "coupons":
+        run = coupon_expiry_service().run_shard(
             shard, now, cursor=cursor, time_left=time_left, on_failure=set_aside
         )
     else:

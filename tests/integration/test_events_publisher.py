@@ -101,6 +101,7 @@ def test_committed_changes_arrive_once_per_kind_with_stable_ids_and_no_personal_
     assert {r["dynamodb"]["NewImage"]["itemType"]["S"] for r in batch["Records"]} == {
         "member",
         "entry",
+        "coupon",
     }
     assert len(batch["Records"]) < len(records)
 
@@ -109,6 +110,7 @@ def test_committed_changes_arrive_once_per_kind_with_stable_ids_and_no_personal_
     first = drain()
 
     assert sorted(event["detail-type"] for event in first) == [
+        "coupon.issued",
         "points.earned",
         "points.earned",
         "points.redeemed",
@@ -118,6 +120,10 @@ def test_committed_changes_arrive_once_per_kind_with_stable_ids_and_no_personal_
     assert by_reason["purchase"]["points"] == 1500
     assert by_reason["first-purchase-bonus"]["points"] == 150
     assert by_reason["reward:discount-10"]["points"] == -1000
+    issued = next(e["detail"] for e in first if e["detail-type"] == "coupon.issued")
+    assert issued["code"] == reply.body["couponCode"]
+    assert (issued["rewardId"], issued["points"]) == ("discount-10", 1000)
+    assert issued["expiresAt"] == reply.body["couponExpiresAt"]
     tier = next(e["detail"] for e in first if e["detail-type"] == "tier.changed")
     assert (tier["from"], tier["to"], tier["direction"]) == ("Bronze", "Silver", "up")
     for event in first:

@@ -308,6 +308,9 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
             ("birthday", "2026-01-01T00:30:00Z"),
             ("tenure", "2027-01-06T00:45:00Z"),
             ("expiry", "2027-01-07T00:15:00Z"),
+            # The coupon still issued (k-1, expiring 2026-04-05): warned, then expired.
+            ("coupons", "2026-03-30T01:00:00Z"),
+            ("coupons", "2026-04-06T01:00:00Z"),
         ):
             getattr(jobs, f"{job}_schedule")(scheduled_event(time), FakeLambdaContext())
             _drain_work(sqs, queue_url, ShortOfTime() if job == "expiry" else FakeLambdaContext())

@@ -43,6 +43,7 @@ from functions.referral_completion import app as referral_completion
 from loyalty import runtime
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.calendar import add_months
+from loyalty.domain.coupons import COUPON_WARNING_DAYS
 from loyalty.domain.ledger import make_entry_id, unspent_by_expiry
 from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import birthday_due
@@ -750,21 +751,41 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.snapshot() == before
 
     def run_jobs(self, model: bool = True) -> None:
-        for job in ("expiry", "birthday", "tenure"):
+        for job in ("expiry", "birthday", "tenure", "coupons"):
             run_daily(self.queue, job, _iso(self.clock.now))
         if model:
             self.model.jobs(self.clock.now)
+            self.check_coupons()
         STATS["steps"] += 1
+
+    def check_coupons(self) -> None:
+        """After a run of the coupons job: an issued coupon is expired from its date (its
+        points stay spent: the balances are checked against the model), and warned in the
+        7 days before; a used or voided one is left as it is."""
+        now = self.clock.now
+        for coupon in self.coupons:
+            stored = self.repository.get_coupon(coupon.code)
+            assert stored is not None
+            if coupon.status != "issued":
+                assert stored.status == coupon.status, coupon
+            elif now >= coupon.expires_at:
+                assert stored.status == "expired", coupon
+                STATS["coupons expired by the job"] += 1
+            else:
+                assert stored.status == "issued", coupon
+                warning_due = now >= coupon.expires_at - timedelta(days=COUPON_WARNING_DAYS)
+                assert (stored.warned_at is not None) == warning_due, coupon
 
     # ---- checks ------------------------------------------------------------------------
 
     def snapshot(self) -> list[tuple[Any, ...]]:
         """What a redelivery or a second run must not change."""
-        return sorted(
+        members = sorted(
             (m.member_id, m.balance, m.pending_points, m.tier_points, m.debited, m.lot_total)
             for m in (self.repository.get_member(i) for i in self.model.members)
             if m is not None
         )
+        return members + [(self.repository.get_coupon(c.code),) for c in self.coupons]
 
     @invariant()
     def every_member_matches_the_model_and_the_invariants(self) -> None:

@@ -311,6 +311,32 @@ def test_effects_from_stream_records() -> None:
     assert describe(JobEffects().summary()) == ["nothing was due"]
 
 
+def test_effects_of_the_coupons_job() -> None:
+    def change(old: dict[str, str], new: dict[str, str], item_type: str = "coupon") -> Any:
+        def typed(image: dict[str, str]) -> dict[str, Any]:
+            return {k: {"S": v} for k, v in (image | {"itemType": item_type}).items()}
+
+        return {"eventName": "MODIFY", "dynamodb": {"NewImage": typed(new), "OldImage": typed(old)}}
+
+    issued = {"couponStatus": "issued"}
+    warned = issued | {"couponWarnedAt": "2027-02-01T01:00:00Z"}
+    effects = JobEffects()
+    effects.add(
+        [
+            change(issued, warned),
+            change(issued, warned, "redemption"),  # the copy: the same coupon, not counted
+            change(warned, warned | {"couponStatus": "expired"}),
+            change(issued, {"couponStatus": "expired"}),
+            change(issued, {"couponStatus": "used"}),
+        ]
+    )
+    assert describe(effects.summary()) == [
+        "1 coupon warned about, 7 days before they expire (sent as coupon.expiring to those who "
+        "opted in to marketing)",
+        "2 coupons expired unused (their points stay spent)",
+    ]
+
+
 # ---- stream export ------------------------------------------------------------------------
 
 

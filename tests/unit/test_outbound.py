@@ -265,8 +265,98 @@ def test_a_new_promotion_is_a_promotion_event_without_member():
     assert half.detail["multiplier"] == "1.5"
 
 
+def coupon(status="issued", **extra):
+    """The coupon item (`COUPON#<code>`) as its stream images carry it."""
+    return {
+        "PK": "COUPON#LOY-7KQ2-MB9D-X4TZ",
+        "SK": "COUPON",
+        "itemType": "coupon",
+        "memberId": "c-42",
+        "redemptionId": "rdm-1",
+        "rewardId": "discount-10",
+        "rewardName": "10% off",
+        "rewardKind": "discount",
+        "discountPercent": Decimal(10),
+        "pointsSpent": Decimal(1000),
+        "couponCode": "LOY-7KQ2-MB9D-X4TZ",
+        "couponStatus": status,
+        "issuedAt": "2026-12-10T12:00:00Z",
+        "couponExpiresAt": "2027-03-10T12:00:00Z",
+        "GSI1PK": "COUPONS#3",
+        "GSI1SK": "2027-03-03T12:00:00Z#c-42#LOY-7KQ2-MB9D-X4TZ",
+        **extra,
+    }
+
+
+COUPON_DETAIL = {
+    "memberId": "c-42",
+    "code": "LOY-7KQ2-MB9D-X4TZ",
+    "rewardId": "discount-10",
+    "kind": "discount",
+    "discountPercent": 10,
+    "points": 1000,
+    "expiresAt": "2027-03-10T12:00:00Z",
+}
+WARNED = {"couponWarnedAt": "2027-03-03T01:00:00Z"}
+
+
+def test_a_coupon_issued_used_voided_warned_and_expired_is_one_event_each():
+    (issued,) = events_for_change(None, coupon())
+    assert issued.detail == {
+        "eventId": issued.event_id,
+        "occurredAt": "2026-12-10T12:00:00Z",
+        **COUPON_DETAIL,
+    }
+    used_item = coupon("used", couponUsedAt="2026-12-14T09:30:00Z", couponUsedBy="o-5531")
+    (used,) = events_for_change(coupon(), used_item)
+    assert used.detail_type == "coupon.used"
+    assert used.detail["orderId"] == "o-5531"
+    assert used.detail["occurredAt"] == "2026-12-14T09:30:00Z"
+    voided_item = coupon(
+        "voided",
+        couponVoidedAt="2026-12-11T08:00:00Z",
+        couponReturned=Decimal(600),
+        couponExpired=Decimal(400),
+    )
+    (voided,) = events_for_change(coupon(), voided_item)
+    assert voided.detail_type == "coupon.voided"
+    assert (voided.detail["pointsReturned"], voided.detail["pointsExpired"]) == (600, 400)
+    (warned,) = events_for_change(coupon(), coupon(**WARNED))
+    assert warned.detail == {
+        "eventId": warned.event_id,
+        "occurredAt": "2027-03-03T01:00:00Z",
+        **COUPON_DETAIL,
+    }
+    assert warned.detail_type == "coupon.expiring"
+    expired_item = coupon("expired", couponExpiredAt="2027-03-11T01:00:00Z", **WARNED)
+    (expired,) = events_for_change(coupon(**WARNED), expired_item)
+    assert expired.detail_type == "coupon.expired"
+    assert expired.detail["occurredAt"] == "2027-03-11T01:00:00Z"
+    assert "pointsReturned" not in expired.detail  # an expired coupon's points stay spent
+    ids = {e.event_id for e in (issued, used, voided, warned, expired)}
+    assert len(ids) == 5
+
+
+def test_a_coupon_change_that_is_no_transition_is_no_event():
+    warned = coupon(**WARNED)
+    assert events_for_change(warned, warned) == []  # a redelivered warning is no new change
+    assert events_for_change(coupon("used"), coupon("used")) == []
+    # Warned in the same write as it expired is not possible, but an expired coupon is never
+    # "expiring": only the expiry is told.
+    both = coupon("expired", couponExpiredAt="2027-03-11T01:00:00Z", **WARNED)
+    assert kinds(events_for_change(coupon(), both)) == ["coupon.expired"]
+    assert events_for_change(coupon("used"), coupon("voided")) == []
+    assert events_for_change(coupon(), None) == []
+
+
+def test_the_redemption_copy_of_a_coupon_is_no_event():
+    copy = coupon() | {"PK": "MEMBER#c-42", "SK": "SPEND#rdm-1", "itemType": "redemption"}
+    assert events_for_change(None, copy) == []
+    assert events_for_change(copy, copy | {"couponStatus": "used"}) == []
+
+
 @pytest.mark.parametrize(
-    "item_type", ["lot", "order", "refund", "redemption", "coupon", "reviewMarker", "spend"]
+    "item_type", ["lot", "order", "refund", "redemption", "reviewMarker", "spend"]
 )
 def test_other_items_are_no_event(item_type):
     item = entry() | {"itemType": item_type}
@@ -366,6 +456,26 @@ def changes_of_every_kind():
             }
             | {key: value for key, value in PERSONAL.items() if key != "name"},
         ),
+        (None, coupon() | PERSONAL),
+        (
+            coupon() | PERSONAL,
+            coupon("used", couponUsedAt="2026-12-14T09:30:00Z", couponUsedBy="o-1") | PERSONAL,
+        ),
+        (
+            coupon() | PERSONAL,
+            coupon(
+                "voided",
+                couponVoidedAt="2026-12-11T08:00:00Z",
+                couponReturned=Decimal(1000),
+                couponExpired=Decimal(0),
+            )
+            | PERSONAL,
+        ),
+        (coupon() | PERSONAL, coupon(**WARNED) | PERSONAL),
+        (
+            coupon(**WARNED) | PERSONAL,
+            coupon("expired", couponExpiredAt="2027-03-11T01:00:00Z", **WARNED) | PERSONAL,
+        ),
     ]
 
     return changes
@@ -401,6 +511,10 @@ def test_marketing_events_about_a_member_need_consent_and_ledger_movements_do_no
     assert kinds == {"points.earned": False, "birthday.bonus-granted": True}
     assert needs_marketing_consent(OutboundEvent("id", "tier.changed", {"memberId": "m"}))
     assert needs_marketing_consent(OutboundEvent("id", "points.expiring", {"memberId": "m"}))
+    # A coupon's expiry warning is marketing, like the points'; its life is account history.
+    assert needs_marketing_consent(OutboundEvent("id", "coupon.expiring", {"memberId": "m"}))
+    for kind in ("coupon.issued", "coupon.used", "coupon.voided", "coupon.expired"):
+        assert not needs_marketing_consent(OutboundEvent("id", kind, {"memberId": "m"}))
     assert not needs_marketing_consent(OutboundEvent("id", "promotion.started", {}))
 
 

@@ -51,7 +51,7 @@ DIMENSIONS: dict[str, frozenset[str] | None] = {
     "direction": frozenset({"credit", "debit"}),
     "outcome": frozenset({"awarded", "reversed", "closed"}),
     "queue": frozenset({"orders", "job-work"}),
-    "job": frozenset({"expiry", "birthday", "tenure", "promotions"}),
+    "job": frozenset({"expiry", "birthday", "tenure", "coupons", "promotions"}),
     "reason": None,  # the refusal's error class (InsufficientPoints, TierTooLow, ...)
     "route": None,  # the API route key ("POST /members/{memberId}/redemptions")
     "status_class": frozenset({"2xx", "3xx", "4xx", "5xx"}),

@@ -19,6 +19,7 @@ from loyalty.dal.kpis import DynamoKpiStore
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.rules import ProgramRules
+from loyalty.services.coupon_expiry import CouponExpiryService
 from loyalty.services.coupons import CouponService
 from loyalty.services.expiry import ExpiryService
 from loyalty.services.jobs import JobRuns, Promotions, ScheduledAwards, WorkSender
@@ -112,6 +113,10 @@ def promotions() -> Promotions:
 
 def expiry_service() -> ExpiryService:
     return ExpiryService(_repository(settings().table_name))
+
+
+def coupon_expiry_service() -> CouponExpiryService:
+    return CouponExpiryService(_repository(settings().table_name))
 
 
 def _kpi_store() -> DynamoKpiStore:

@@ -1,7 +1,9 @@
 """Coupons on the single table: the coupon item (`COUPON#<code>`, what a checkout reads by
 code) and its copy on the member's redemption (`MEMBER#<id>` / `SPEND#<redemptionId>`, what
 lists a member's coupons in one Query). Every change of state writes both, in one transaction,
-conditioned on the state the plan was made from."""
+conditioned on the state the plan was made from. An issued coupon item is listed on GSI1 for
+the coupons job (`keys.coupon_due_gsi_pk`): its warning, then its expiry; using, voiding or
+expiring it takes it out of the index in the same update."""
 
 from __future__ import annotations
 
@@ -12,8 +14,26 @@ from loyalty.dal import keys
 from loyalty.dal.items import coupon_from_item, entry_item, item_key, to_ddb
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant
-from loyalty.domain.coupons import Coupon, CouponUse, CouponVoidPlan
+from loyalty.domain.coupons import (
+    Coupon,
+    CouponExpiryPlan,
+    CouponUse,
+    CouponVoidPlan,
+    coupon_next_action_at,
+)
 from loyalty.domain.errors import ConcurrentUpdate, CouponUnavailable, DuplicateEvent
+
+
+def coupon_due_keys(member_id: str, code: str, expires_at: datetime | None) -> dict[str, str]:
+    """The GSI1 keys of a newly issued coupon item (none for a coupon that never expires)."""
+    if expires_at is None:
+        return {}
+    return {
+        "GSI1PK": keys.coupon_due_gsi_pk(member_id),
+        "GSI1SK": keys.coupon_due_gsi_sk(
+            coupon_next_action_at(expires_at, warned=False), member_id, code
+        ),
+    }
 
 
 class CouponStore(TableAccess):
@@ -69,7 +89,8 @@ class CouponStore(TableAccess):
             condition += " AND couponExpiresAt > :now"
         actions = self._both(
             use.coupon,
-            "SET couponStatus = :used, couponUsedAt = :now, couponUsedBy = :order",
+            "SET couponStatus = :used, couponUsedAt = :now, couponUsedBy = :order "
+            "REMOVE GSI1PK, GSI1SK",
             values,
             condition,
         )
@@ -92,7 +113,7 @@ class CouponStore(TableAccess):
         actions = self._both(
             coupon,
             "SET couponStatus = :voided, couponVoidedAt = :now, couponReturned = :back, "
-            "couponExpired = :expired",
+            "couponExpired = :expired REMOVE GSI1PK, GSI1SK",
             {
                 ":voided": "voided",
                 ":issued": "issued",
@@ -162,3 +183,45 @@ class CouponStore(TableAccess):
         for index in range(3 + len(plan.entries), len(actions)):
             failures[index] = ConcurrentUpdate("a lot changed since it was read")
         self._transact(actions, failures)
+
+    # ---- the coupons job ----------------------------------------------------------------
+
+    def member_coupons(self, member_id: str) -> list[Coupon]:
+        """Every coupon of the member, from the copies on their redemptions (one Query),
+        whatever the state of the account (an erased member's coupons still expire)."""
+        return [
+            coupon_from_item(item)
+            for item in self._query_prefix(keys.member_pk(member_id), keys.SPEND_PREFIX)
+            if item.get("itemType") == "redemption" and item.get("couponCode")
+        ]
+
+    def commit_coupon_expiry(self, plan: CouponExpiryPlan, now: datetime) -> None:
+        """One transaction, `plan.actions` actions: each coupon expired (status `expired` on
+        both items, out of the index) and each coupon warned (`couponWarnedAt` on both, the
+        coupon item moving on to its expiry in the index), only while still issued (and not
+        warned before). Raises ConcurrentUpdate when a coupon changed since it was read."""
+        recorded_at = format_instant(now)
+        actions: list[dict[str, Any]] = []
+        for coupon in plan.expire:
+            actions += self._both(
+                coupon,
+                "SET couponStatus = :expired, couponExpiredAt = :now REMOVE GSI1PK, GSI1SK",
+                {":expired": "expired", ":issued": "issued", ":now": recorded_at},
+                "couponStatus = :issued AND couponExpiresAt <= :now",
+            )
+        for coupon in plan.warn:
+            assert coupon.expires_at is not None
+            coupon_item, redemption = self._both(
+                coupon,
+                "SET couponWarnedAt = :now",
+                {":issued": "issued", ":now": recorded_at},
+                "couponStatus = :issued AND attribute_not_exists(couponWarnedAt)",
+            )
+            update = coupon_item["Update"]
+            update["UpdateExpression"] += ", GSI1SK = :next"
+            update["ExpressionAttributeValues"] |= to_ddb(
+                {":next": keys.coupon_due_gsi_sk(coupon.expires_at, coupon.member_id, coupon.code)}
+            )
+            actions += [coupon_item, redemption]
+        changed = ConcurrentUpdate("a coupon changed since it was read")
+        self._transact(actions, dict.fromkeys(range(len(actions)), changed))

@@ -349,4 +349,6 @@ def coupon_from_item(item: Item) -> Coupon:
         voided_at=_instant_or_none(item.get("couponVoidedAt")),
         returned_points=int(item["couponReturned"]) if "couponReturned" in item else None,
         expired_points=int(item["couponExpired"]) if "couponExpired" in item else None,
+        warned_at=_instant_or_none(item.get("couponWarnedAt")),
+        expired_at=_instant_or_none(item.get("couponExpiredAt")),
     )

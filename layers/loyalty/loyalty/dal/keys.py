@@ -29,7 +29,10 @@
 GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
 open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
 (its warning, then its expiry); settled lots leave the index. A member's schedule items are
-listed under `BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when they are next due. Every job
+listed under `BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when they are next due. An issued
+coupon (its `COUPON#<code>` item, not the copy on the redemption) is listed under
+`COUPONS#<shard>` (the member's shard) sorted by when the coupons job must next look at it (its
+warning, then its expiry); a used, voided or expired coupon leaves the index. Every job
 queries `GSI1SK < now` per shard: it reads only what is due and catches up missed runs. Order
 records are listed under `ORDERS#<yyyy-mm-dd>` (the UTC day they occurred), sorted by
 `<occurredAt>#<orderId>`, for the program preview.
@@ -158,6 +161,14 @@ def due_pk(job: str, shard: int) -> str:
 
 def expiry_shard_pk(shard: int) -> str:
     return due_pk("expiry", shard)
+
+
+def coupon_due_gsi_pk(member_id: str) -> str:
+    return due_pk("coupons", shard_of(member_id, EXPIRY_SHARDS))
+
+
+def coupon_due_gsi_sk(next_action_at: datetime, member_id: str, code: str) -> str:
+    return f"{format_instant(next_action_at)}#{member_id}#{code}"
 
 
 def schedule_sk(job: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty.dal import keys
+from loyalty.dal.coupons import coupon_due_keys
 from loyalty.dal.items import (
     Item,
     entry_from_item,
@@ -751,6 +752,8 @@ class LedgerStore(TableAccess):
             "rewardId": plan.reward.reward_id,
             "pointsSpent": spend.points,
         } | issued_coupon_attributes(plan, recorded_at)
+        # Listed for the coupons job (its warning, then its expiry): the coupon item only.
+        coupon |= coupon_due_keys(spend.member_id, plan.coupon_code, plan.coupon_expires_at)
         actions = [
             put_action(self.table_name, marker, must_be_new=True),
             profile_update,

@@ -10,7 +10,7 @@ open, and those whose lots have expired since stay expired (`plan_coupon_void`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from loyalty.domain.errors import CouponNotFound, CouponUnavailable
@@ -25,6 +25,13 @@ CouponStatus = Literal["active", "used", "voided", "expired"]
 # A void writes the coupon, its redemption, the profile, two entries and the settled lots it
 # turns from spent to expired: at most this many of those lots in one transaction (100).
 MAX_LOTS_PER_VOID = 90
+
+# The coupons job warns this long before a coupon expires (`coupon.expiring`).
+COUPON_WARNING_DAYS = 7
+# A step of the coupons job is one transaction: each coupon warned or expired writes the
+# coupon and its redemption (2 actions) of DynamoDB's 100.
+COUPON_JOB_ACTIONS = 100
+COUPON_STEP_ACTIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,17 @@ class Coupon:
     # Set by the void: what went back to the balance and what had expired since.
     returned_points: int | None = None
     expired_points: int | None = None
+    # Set by the coupons job: warned `COUPON_WARNING_DAYS` before it expires, then expired.
+    warned_at: datetime | None = None
+    expired_at: datetime | None = None
+
+    @property
+    def next_action_at(self) -> datetime | None:
+        """When the coupons job must next look at it: its warning, then its expiry; None
+        once it is used, voided or expired (it leaves the job's index), or never expires."""
+        if self.status != "issued" or self.expires_at is None:
+            return None
+        return coupon_next_action_at(self.expires_at, warned=self.warned_at is not None)
 
     def status_at(self, now: datetime) -> CouponStatus:
         if self.status == "issued":
@@ -53,6 +71,10 @@ class Coupon:
                 return "expired"
             return "active"
         return self.status
+
+
+def coupon_next_action_at(expires_at: datetime, *, warned: bool) -> datetime:
+    return expires_at if warned else expires_at - timedelta(days=COUPON_WARNING_DAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,4 +233,50 @@ def plan_coupon_void(
         expired=expired,
         expired_parts=tuple(parts),
         entries=tuple(entries),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CouponExpiryPlan:
+    """One step of the coupons job for one member: coupons to expire (their date has come;
+    their points are not returned) and coupons to warn about (they expire within
+    `COUPON_WARNING_DAYS`), within one transaction's actions."""
+
+    expire: tuple[Coupon, ...]
+    warn: tuple[Coupon, ...]
+    # False when something due was left for another step (the budget ran out).
+    complete: bool
+
+    @property
+    def empty(self) -> bool:
+        return not (self.expire or self.warn)
+
+    @property
+    def actions(self) -> int:
+        return COUPON_STEP_ACTIONS * (len(self.expire) + len(self.warn))
+
+
+def plan_coupon_expiry(coupons: list[Coupon], now: datetime) -> CouponExpiryPlan:
+    """Expire the issued coupons whose date has come (soonest first), then warn about those
+    expiring within `COUPON_WARNING_DAYS` not warned yet; a coupon whose warning time and
+    expiry both passed (missed runs) is only expired: a warning about the past helps no one.
+    Used and voided coupons are left alone."""
+    per_step = COUPON_JOB_ACTIONS // COUPON_STEP_ACTIONS
+    issued = sorted(
+        (c for c in coupons if c.status == "issued" and c.expires_at is not None),
+        key=lambda c: (c.expires_at, c.code),
+    )
+    expiring = [c for c in issued if c.expires_at is not None and c.expires_at <= now]
+    warning = [
+        c
+        for c in issued
+        if c.expires_at is not None
+        and c.expires_at > now
+        and c.warned_at is None
+        and coupon_next_action_at(c.expires_at, warned=False) <= now
+    ]
+    expire = tuple(expiring[:per_step])
+    warn = tuple(warning[: per_step - len(expire)])
+    return CouponExpiryPlan(
+        expire, warn, complete=len(expire) + len(warn) == len(expiring) + len(warning)
     )

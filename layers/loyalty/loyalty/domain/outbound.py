@@ -38,6 +38,11 @@ MILESTONE_REACHED: Final = "milestone.reached"
 REFERRAL_COMPLETED: Final = "referral.completed"
 REFERRAL_REFUSED: Final = "referral.refused"
 PROMOTION_STARTED: Final = "promotion.started"
+COUPON_ISSUED: Final = "coupon.issued"
+COUPON_USED: Final = "coupon.used"
+COUPON_VOIDED: Final = "coupon.voided"
+COUPON_EXPIRING: Final = "coupon.expiring"
+COUPON_EXPIRED: Final = "coupon.expired"
 
 DETAIL_TYPES: Final = (
     POINTS_EARNED,
@@ -52,6 +57,11 @@ DETAIL_TYPES: Final = (
     REFERRAL_COMPLETED,
     REFERRAL_REFUSED,
     PROMOTION_STARTED,
+    COUPON_ISSUED,
+    COUPON_USED,
+    COUPON_VOIDED,
+    COUPON_EXPIRING,
+    COUPON_EXPIRED,
 )
 
 # The `itemType`s that can produce an event (template.yaml's stream FilterCriteria lists the
@@ -63,6 +73,7 @@ SOURCE_ITEM_TYPES: Final = (
     "referral",
     "referralRefusal",
     "promotion",
+    "coupon",
 )
 
 # Fields that are personal data: never copied into an event (the details are allow-lists;
@@ -133,14 +144,18 @@ def events_for_change(
         return [_referral_refused_event(new, observed_at)] if old is None else []
     if item_type == "promotion":
         return [_promotion_event(new, observed_at)] if old is None else []
+    if item_type == "coupon":
+        return _coupon_events(old, new, observed_at)
     return []
 
 
 # Events whose purpose is marketing to one member: published only for members who opted in
 # (`marketingConsent`). Ledger movements (points.*) are the member's account history, which
 # notification tools send as service messages; program-wide events name no member.
+# A coupon's life (issued, used, voided, expired) is account history too; its expiry
+# warning, like the points' (`points.expiring`), is marketing.
 MARKETING_DETAIL_TYPES: Final = frozenset(
-    {BIRTHDAY_BONUS_GRANTED, MILESTONE_REACHED, TIER_CHANGED, POINTS_EXPIRING}
+    {BIRTHDAY_BONUS_GRANTED, MILESTONE_REACHED, TIER_CHANGED, POINTS_EXPIRING, COUPON_EXPIRING}
 )
 
 
@@ -257,6 +272,52 @@ def _promotion_event(promotion: Image, observed_at: str | None) -> OutboundEvent
         "multiplier": _decimal_text(promotion.get("multiplier")),
     }
     return _event(promotion, PROMOTION_STARTED, detail)
+
+
+# The coupon item's status changes (from `issued`) and the event each makes, with the
+# attribute that says when it happened.
+_COUPON_CHANGES: Final = {
+    "used": (COUPON_USED, "couponUsedAt"),
+    "voided": (COUPON_VOIDED, "couponVoidedAt"),
+    "expired": (COUPON_EXPIRED, "couponExpiredAt"),
+}
+
+
+def _coupon_events(old: Image | None, new: Image, observed_at: str | None) -> list[OutboundEvent]:
+    """The coupon item (`COUPON#<code>`, not its copy on the redemption): inserted → issued;
+    its status from issued to used, voided or expired; its expiry warning recorded."""
+
+    def detail(time_field: str) -> dict[str, Any]:
+        value = new.get(time_field)
+        return {
+            "memberId": _text(new.get("memberId")),
+            "occurredAt": value if isinstance(value, str) and value else observed_at,
+            "code": _text(new.get("couponCode")),
+            "rewardId": _text(new.get("rewardId")),
+            "kind": _text(new.get("rewardKind")),
+            "discountPercent": _int(new.get("discountPercent")),
+            "points": _int(new.get("pointsSpent")),
+            "expiresAt": _text(new.get("couponExpiresAt")),
+        }
+
+    if old is None:
+        return [_event(new, COUPON_ISSUED, detail("issuedAt"))]
+    events: list[OutboundEvent] = []
+    status, before = new.get("couponStatus"), old.get("couponStatus")
+    if before == "issued" and status in _COUPON_CHANGES:
+        kind, time_field = _COUPON_CHANGES[str(status)]
+        extra: dict[str, Any] = {}
+        if kind == COUPON_USED:
+            extra = {"orderId": _text(new.get("couponUsedBy"))}
+        elif kind == COUPON_VOIDED:
+            extra = {
+                "pointsReturned": _int(new.get("couponReturned")),
+                "pointsExpired": _int(new.get("couponExpired")),
+            }
+        events.append(_event(new, kind, detail(time_field) | extra))
+    if status == "issued" and not old.get("couponWarnedAt") and new.get("couponWarnedAt"):
+        events.append(_event(new, COUPON_EXPIRING, detail("couponWarnedAt")))
+    return events
 
 
 # ---- helpers ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from loyalty.domain.coupons import Coupon, CouponUse, CouponVoidPlan
+from loyalty.domain.coupons import Coupon, CouponExpiryPlan, CouponUse, CouponVoidPlan
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     EarnPlan,
@@ -192,3 +192,10 @@ class CouponStore(Protocol):
     def commit_coupon_void(self, plan: CouponVoidPlan, now: datetime) -> None:
         """Raises CouponUnavailable when the coupon is no longer issued, ConcurrentUpdate
         when the member's totals or a lot changed since they were read."""
+
+
+class CouponJobStore(DueIndex, Protocol):
+    def member_coupons(self, member_id: str) -> list[Coupon]: ...
+
+    def commit_coupon_expiry(self, plan: CouponExpiryPlan, now: datetime) -> None:
+        """Raises ConcurrentUpdate when a coupon changed since it was read."""
