@@ -136,10 +136,13 @@ def order_item(order: OrderRecord, recorded_at: str) -> Item:
         "bonusReversed": order.bonus_reversed,
         "refundCount": order.refund_count,
         "firstOrder": order.first_order,
-        # "" stands for no category (a category is never empty): map keys are strings.
+        # "" stands for no category (a category is never empty): map keys are strings. An
+        # order of $0.00 has none: no attribute rather than an empty map, which the stream
+        # of DynamoDB Local hands over as `{}`, a value no deserializer accepts.
         "categoryAmounts": {
             category or "": str(amount) for category, amount in order.category_amounts
-        },
+        }
+        or None,
         "tier": order.tier,
         "recordedAt": recorded_at,
         # Listed by the day it occurred, for the program preview (keys: "GSI1").
