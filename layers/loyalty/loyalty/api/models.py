@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -21,6 +22,7 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -163,6 +165,36 @@ class ExpiringBody(ApiModel):
     expires_at: Instant
 
 
+MoneyText = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}\.\d{2}$", "examples": ["50.00"]}),
+]
+# A multiplier as the rules document writes it: a decimal string ("1.25").
+MultiplierText = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: str(value), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "examples": ["1.25"]}),
+]
+
+
+class TierBenefitsBody(ApiModel):
+    """A tier's benefits as data (the program rules' tier): for the storefront to apply
+    and show."""
+
+    member_discount_percent: int = Field(description="0-100: the tier's member discount.")
+    free_shipping_threshold: MoneyText | None = Field(
+        description="Orders from this amount ship free for the tier; null: no such benefit."
+    )
+    early_access_hours: int = Field(
+        description="How many hours before everyone the tier sees and earns a promotion."
+    )
+    earning_multiplier: MultiplierText = Field(
+        description="Multiplies the tier's purchase points (1 to 10)."
+    )
+    perks: list[str] = Field(description="The tier's benefits in words (as `tierBenefits`).")
+
+
 class MemberViewBody(ApiModel):
     member_id: str
     name: str | None
@@ -177,6 +209,9 @@ class MemberViewBody(ApiModel):
     enrolled_at: Instant
     tier_benefits: list[str] = Field(description="The benefits of the member's current tier.")
     marketing_consent: bool
+    benefits: TierBenefitsBody = Field(
+        description="The benefits of the member's current tier, as data."
+    )
 
 
 class ActivityBody(ApiModel):
