@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -324,3 +325,16 @@ def test_a_gold_member_earns_a_sales_multiplier_48_hours_before_a_bronze_member(
     invoke(sqs_event(completed("o-bronze-2", "bronze", ("10.00", 1), at=thursday)))
     assert _purchase(ledger, "silver", "o-silver-2").points == 2000
     assert _purchase(ledger, "bronze", "o-bronze-2").points == 1000
+
+
+def test_an_order_with_uncategorised_lines_is_recorded_with_its_amounts(ledger):
+    """`category` is optional on a line: such an order was once refused by DynamoDB (its
+    amount per category was written under an empty map key)."""
+    body = completed("o-plain", "c-1", ("10.00", 2), ("5.00", 1, "shoes"))
+    del body["lines"][0]["category"]
+    response = invoke(sqs_event(body))
+    assert response == {"batchItemFailures": []}
+    assert dict(get_order(ledger, "o-plain").category_amounts) == {
+        None: Decimal("20.00"),
+        "shoes": Decimal("5.00"),
+    }
