@@ -17,6 +17,8 @@ from tests.support.api import (
     GET_MEMBER,
     PATCH_MEMBER,
     PROGRAM,
+    PROMOTIONS,
+    QUOTE,
     REDEEM,
     REFERRALS,
     REVIEW,
@@ -61,10 +63,13 @@ SUCCESS: dict[Route, tuple[int, Callable[[Any], bool]]] = {
     REDEEM: (201, lambda body: body["pointsSpent"] == 500 and body["balance"] == 650),
     REVIEW: (201, lambda body: body == {"pointsAwarded": 50, "balance": 1200}),
     SHARE: (201, lambda body: body == {"pointsAwarded": 80, "balance": 1230}),
+    # 2 × $19.99 on 9 December (no promotion): 3998 points, m-1 is Silver, not a first order.
+    QUOTE: (200, lambda body: body["totalPoints"] == 3998 and body["tier"] == "Silver"),
+    PROMOTIONS: (200, lambda body: len(body["items"]) == 2),
 }
-SERVICE_ONLY = (REVIEW, SHARE)
+SERVICE_ONLY = (REVIEW, SHARE, QUOTE)
 # Open to anyone authenticated: no member in the path.
-OPEN = (REWARDS, PROGRAM)
+OPEN = (REWARDS, PROGRAM, PROMOTIONS)
 
 
 def expected_status(route: Route, caller: str) -> int:

@@ -80,6 +80,8 @@ PROGRAM = Route("GET", "/program")
 REDEEM = Route("POST", "/members/{memberId}/redemptions")
 REVIEW = Route("POST", "/members/{memberId}/reviews")
 SHARE = Route("POST", "/members/{memberId}/social-shares")
+QUOTE = Route("POST", "/quotes")
+PROMOTIONS = Route("GET", "/promotions")
 
 ROUTES = (
     ENROLL,
@@ -92,8 +94,11 @@ ROUTES = (
     REDEEM,
     REVIEW,
     SHARE,
+    QUOTE,
+    PROMOTIONS,
 )
 BODY_ROUTES = (ENROLL, PATCH_MEMBER, REDEEM, REVIEW, SHARE)
+BODY_ROUTES += (QUOTE,)
 MEMBER_ROUTES = tuple(route for route in ROUTES if route.has_member_path)
 
 
@@ -227,5 +232,10 @@ def valid_body(route: Route, member_id: str) -> Any:
         REDEEM: {"rewardId": "free-shipping"},
         REVIEW: {"productId": "P-1", "reviewId": "rv-1"},
         SHARE: {"platform": "instagram", "url": "https://example.com/p/1"},
+        QUOTE: {
+            "memberId": member_id,
+            "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "19.99"}],
+            "at": "2026-12-09T12:00:00Z",
+        },
     }
     return bodies.get(route)

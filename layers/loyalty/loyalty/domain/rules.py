@@ -351,15 +351,19 @@ class ProgramRules(RulesModel):
     def seasonal_multiplier_at(self, at: datetime, tier: TierName | None = None) -> Decimal:
         """The largest multiplier of the windows open at the instant `at` for `tier` (with
         its early access; None: for everyone, as `seasonal_multiplier` of the UTC date)."""
+        opening = self.seasonal_opening_at(at, tier)
+        return opening.window.multiplier if opening is not None else Decimal(1)
+
+    def seasonal_opening_at(self, at: datetime, tier: TierName | None = None) -> Opening | None:
+        """The window (occurrence) whose multiplier applies at `at` for `tier`: the largest
+        of those open then (windows do not stack); the first listed on a tie."""
         hours = self.tier(tier).early_access_hours if tier is not None else 0
-        return max(
-            (
-                window.multiplier
-                for window in self.seasonal_multipliers
-                if window.opening_around(at, hours) is not None
-            ),
-            default=Decimal(1),
-        )
+        best: Opening | None = None
+        for window in self.seasonal_multipliers:
+            opening = window.opening_around(at, hours)
+            if opening is not None and (best is None or window.multiplier > best.window.multiplier):
+                best = opening
+        return best
 
     def tier(self, name: TierName) -> TierRule:
         return next(tier for tier in self.tiers if tier.name == name)
