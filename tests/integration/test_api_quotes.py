@@ -321,3 +321,23 @@ def test_promotions_refusals(claims, query, status):
 
 def test_a_member_may_name_themself():
     assert promotions(member_token("m-1"), memberId="m-1")["tier"] == "Bronze"
+
+
+def test_a_quote_costs_one_read_for_a_member_and_none_for_a_guest(monkeypatch):
+    from botocore.client import BaseClient
+
+    play_orders(order("o-1", "m-1", "10.00"))
+    quote([line("1.00")], member_id="m-1")  # the rules in force are read once a minute
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        calls.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    quote([line("1.00")], member_id="m-1")
+    assert calls == ["GetItem"]
+    calls.clear()
+    quote([line("1.00")])
+    assert calls == []
