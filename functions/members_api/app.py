@@ -14,7 +14,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty import observability
-from loyalty.api.http import BadRequest, documented, make_resolver, serve
+from loyalty.api.auth import Forbidden
+from loyalty.api.http import BadRequest, current_caller, documented, make_resolver, serve
 from loyalty.api.models import (
     ActivityBody,
     ActivityPage,
@@ -23,7 +24,11 @@ from loyalty.api.models import (
     MemberIdPath,
     MemberViewBody,
     ProfileUpdate,
+    PromotionsBody,
     PublicProgramBody,
+    QuoteBody,
+    QuotedLineBody,
+    QuoteRequest,
     ReferralsBody,
     ReviewRequest,
     RewardBody,
@@ -33,6 +38,9 @@ from loyalty.api.models import (
     encode_cursor,
 )
 from loyalty.domain.members import ProfileData, normalize_email
+from loyalty.domain.orders import MEMBER_ID_PATTERN
+from loyalty.domain.quotes import CartLine
+from loyalty.domain.rules import TierName
 from loyalty.observability import observed
 from loyalty.runtime import member_service, reward_service
 
@@ -176,6 +184,76 @@ def social_share(
     observability.points_awarded(award.points_awarded, "share")
     body = AwardBody(points_awarded=award.points_awarded, balance=award.balance)
     return _json(201, body.model_dump(by_alias=True))
+
+
+@app.post(
+    "/quotes",
+    responses=documented(None, 400, 401, 403, 404, 415, 422),
+    tags=["Earning"],
+)
+def quote(request: Annotated[QuoteRequest, Body()]) -> QuoteBody:
+    """What a cart would earn if ordered now (or `at`), line by line, for the member (service
+    token): the award's arithmetic, the first-purchase bonus, the tier's member discount and
+    free-shipping threshold. Writes nothing; an unknown member is quoted as a guest."""
+    lines = [
+        CartLine(line.sku, line.category, line.quantity, line.unit_price) for line in request.lines
+    ]
+    result = member_service().quote(request.member_id, lines, request.at)
+    return QuoteBody(
+        member_id=result.member_id,
+        guest=result.guest,
+        tier=result.tier,
+        at=result.at,
+        rules_version=result.rules_version,
+        points_per_dollar=result.points_per_dollar,
+        seasonal_multiplier=result.seasonal_multiplier,
+        promotion=result.promotion,
+        early_access=result.early_access,
+        tier_multiplier=result.tier_multiplier,
+        lines=[
+            QuotedLineBody(
+                sku=quoted.line.sku,
+                category=quoted.line.category,
+                quantity=quoted.line.quantity,
+                unit_price=quoted.line.unit_price,
+                amount=quoted.line.amount,
+                category_multiplier=quoted.category_multiplier,
+                seasonal_multiplier=result.seasonal_multiplier,
+                tier_multiplier=result.tier_multiplier,
+                points=quoted.points,
+            )
+            for quoted in result.lines
+        ],
+        purchase_points=result.purchase_points,
+        first_purchase_bonus=result.first_purchase_bonus,
+        milestone_points=result.milestone_points,
+        total_points=result.total_points,
+        member_discount_percent=result.member_discount_percent,
+        free_shipping_threshold=result.free_shipping_threshold,
+    )
+
+
+@app.get("/promotions", responses=documented(None, 400, 401, 403, 404, 422), tags=["Earning"])
+def promotions(
+    # Absent: None (a default is not validated), so the schema has no null (as ProfileUpdate).
+    memberId: Annotated[
+        str,  # noqa: RUF013
+        Query(pattern=MEMBER_ID_PATTERN, min_length=1, max_length=64),
+    ] = None,  # type: ignore[assignment]
+    tier: Annotated[TierName, Query()] = None,  # type: ignore[assignment]
+) -> PromotionsBody:
+    """The seasonal promotions as the caller sees them: a member for their own tier (its
+    early access opens a promotion before everyone); a service or admin token for the
+    member `memberId` or the `tier` given (Bronze, a guest's, without either)."""
+    caller = current_caller(app)
+    if caller.role == "member":
+        if tier is not None or memberId not in (None, caller.subject):
+            raise Forbidden("a member sees the promotions for their own tier only")
+        memberId = caller.subject
+    elif memberId is not None and tier is not None:
+        raise BadRequest("give memberId or tier, not both")
+    result = member_service().promotions(memberId, tier)
+    return PromotionsBody.model_validate(result, from_attributes=True)
 
 
 @observed(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -345,6 +345,10 @@ def test_the_program_document_starts_as_the_contracts_default():
         "name": "Silver",
         "minPoints": 1001,
         "benefits": ["Early access to sales", "Priority support"],
+        "memberDiscountPercent": 0,
+        "freeShippingThreshold": None,
+        "earlyAccessHours": 24,
+        "earningMultiplier": "1",
     }
 
 

@@ -18,6 +18,8 @@ from tests.support.api import (
     MEMBER_COUPONS,
     PATCH_MEMBER,
     PROGRAM,
+    PROMOTIONS,
+    QUOTE,
     REDEEM,
     REFERRALS,
     REVIEW,
@@ -63,10 +65,13 @@ SUCCESS: dict[Route, tuple[int, Callable[[Any], bool]]] = {
     REVIEW: (201, lambda body: body == {"pointsAwarded": 50, "balance": 1200}),
     SHARE: (201, lambda body: body == {"pointsAwarded": 80, "balance": 1230}),
     MEMBER_COUPONS: (200, lambda body: body == {"items": []}),
+    # 2 × $19.99 on 9 December (no promotion): 3998 points, m-1 is Silver, not a first order.
+    QUOTE: (200, lambda body: body["totalPoints"] == 3998 and body["tier"] == "Silver"),
+    PROMOTIONS: (200, lambda body: len(body["items"]) == 2),
 }
-SERVICE_ONLY = (REVIEW, SHARE)
+SERVICE_ONLY = (REVIEW, SHARE, QUOTE)
 # Open to anyone authenticated: no member in the path.
-OPEN = (REWARDS, PROGRAM)
+OPEN = (REWARDS, PROGRAM, PROMOTIONS)
 
 
 def expected_status(route: Route, caller: str) -> int:

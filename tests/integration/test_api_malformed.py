@@ -20,6 +20,7 @@ from tests.support.api import (
     GET_MEMBER,
     MEMBER_ROUTES,
     PATCH_MEMBER,
+    QUOTE,
     REDEEM,
     REVIEW,
     ROUTES,
@@ -52,6 +53,7 @@ FIELDS: dict[Route, tuple[str, ...]] = {
     REDEEM: ("rewardId",),
     REVIEW: ("productId", "reviewId"),
     SHARE: ("platform", "url"),
+    QUOTE: ("memberId", "lines", "at"),
 }
 REQUIRED: dict[Route, tuple[str, ...]] = {
     ENROLL: ("memberId", "name", "email"),
@@ -59,6 +61,7 @@ REQUIRED: dict[Route, tuple[str, ...]] = {
     REDEEM: ("rewardId",),
     REVIEW: ("productId", "reviewId"),
     SHARE: ("platform", "url"),
+    QUOTE: ("lines",),
 }
 FIELD_NAMES = sorted({name for names in FIELDS.values() for name in names})
 
@@ -150,7 +153,7 @@ def broken_bodies(draw: st.DrawFn, route: Route) -> Any:
 @st.composite
 def broken_requests(draw: st.DrawFn) -> tuple[Route, dict[str, Any], Any]:
     route = draw(st.sampled_from(BODY_ROUTES))
-    callers = [SERVICE, ADMIN] if route in (REVIEW, SHARE) else [SERVICE, member_token(SELF)]
+    callers = [SERVICE, ADMIN] if route in (REVIEW, SHARE, QUOTE) else [SERVICE, member_token(SELF)]
     return route, draw(st.sampled_from(callers)), draw(broken_bodies(route))
 
 

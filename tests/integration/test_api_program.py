@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from functions.admin_api import app as admin_app
-from tests.support.api import PROGRAM, request
+from tests.support.api import PROGRAM, member, order, play_orders, request
 from tests.support.http import ADMIN, SERVICE, call, http_event, member_token
 
 pytestmark = pytest.mark.usefixtures("table_name", "clock")
@@ -57,6 +57,7 @@ def test_a_member_reads_the_default_programs_public_rules():
         "start": "black-friday",
         "end": "cyber-monday",
         "multiplier": "2",
+        "earlyAccess": True,
     }
     assert [(t["name"], t["minPoints"]) for t in body["tiers"]] == [
         ("Bronze", 0),
@@ -99,3 +100,61 @@ def test_it_follows_the_rules_an_operator_saved():
     assert body["birthdayBonus"] == 900
     assert body["tiers"][1]["minPoints"] == 2000
     assert body["categoryMultipliers"] == {"shoes": "3"}
+
+
+def test_each_tier_shows_its_benefits_as_data():
+    tiers = request(PROGRAM, claims=member_token("anyone")).body["tiers"]
+    assert [
+        (
+            t["name"],
+            t["memberDiscountPercent"],
+            t["freeShippingThreshold"],
+            t["earlyAccessHours"],
+            t["earningMultiplier"],
+        )
+        for t in tiers
+    ] == [
+        ("Bronze", 0, None, 0, "1"),
+        ("Silver", 0, None, 24, "1"),
+        ("Gold", 15, None, 48, "1"),
+    ]
+
+
+def test_tier_benefits_an_operator_saved_show_on_the_program_and_the_member_view():
+    document = _admin_program("GET")
+    document["tiers"][0]["freeShippingThreshold"] = "75.00"
+    document["tiers"][2].update(
+        {"earningMultiplier": "1.25", "freeShippingThreshold": "0.00", "earlyAccessHours": 72}
+    )
+    _admin_program("PUT", document)
+    tiers = request(PROGRAM, claims=member_token("anyone")).body["tiers"]
+    assert tiers[0]["freeShippingThreshold"] == "75.00"
+    assert (tiers[2]["earningMultiplier"], tiers[2]["earlyAccessHours"]) == ("1.25", 72)
+
+    play_orders(order("o-1", "gold", "60.00"))
+    view = member("gold").body
+    assert view["tier"] == "Gold"
+    assert view["benefits"] == {
+        "memberDiscountPercent": 15,
+        "freeShippingThreshold": "0.00",
+        "earlyAccessHours": 72,
+        "earningMultiplier": "1.25",
+        "perks": view["tierBenefits"],
+    }
+
+
+def test_an_old_rules_document_without_tier_benefits_is_still_accepted():
+    document = _admin_program("GET")
+    for tier in document["tiers"]:
+        for field in (
+            "memberDiscountPercent",
+            "freeShippingThreshold",
+            "earlyAccessHours",
+            "earningMultiplier",
+        ):
+            del tier[field]
+    for window in document["seasonalMultipliers"]:
+        del window["earlyAccess"]
+    saved = _admin_program("PUT", document)
+    assert [t["earlyAccessHours"] for t in saved["tiers"]] == [0, 24, 48]
+    assert saved["tiers"][2]["memberDiscountPercent"] == 15

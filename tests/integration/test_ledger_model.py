@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -223,7 +223,10 @@ class LedgerModel:
         if member is None:
             member = self.members[member_id] = Member(member_id, at, "order")
             member.tenure_due = add_months(at, 2)
-        seasonal = self.rules.seasonal_multiplier(at.date())
+        # The member's tier before the order: its early access to seasonal windows, its rate.
+        tier = self.rules.tier_for(member.tier_points)
+        seasonal = self.rules.seasonal_multiplier_at(at, tier)
+        tier_multiplier = self.rules.tier_multiplier(tier)
         eligible = sum(
             (Decimal(line["unitPrice"]) * line["quantity"] for line in body["lines"]),
             Decimal(0),
@@ -238,7 +241,9 @@ class LedgerModel:
             Decimal(0),
         )
         points = int(
-            (weighted * self.rules.points_per_dollar * seasonal).to_integral_value(ROUND_FLOOR)
+            (
+                weighted * self.rules.points_per_dollar * seasonal * tier_multiplier
+            ).to_integral_value(ROUND_FLOOR)
         )
         first = member.first_order is None or (at, order_id) < member.first_order
         if member.order_count and member.first_order is None:
@@ -427,10 +432,13 @@ class LedgerMachine(RuleBasedStateMachine):
     """Drives the real handlers and the model side by side."""
 
     hold_days = 0
+    # More of the rules document than the defaults (LedgerWithTierRates).
+    extra_rules: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:
         super().__init__()
         rules = {"pendingHoldDays": self.hold_days} if self.hold_days else {}
+        rules |= self.extra_rules
         self.rules = ProgramRules.model_validate(rules)
         self.model = LedgerModel(self.rules)
         self.client = CONTEXT["client"]
@@ -856,6 +864,23 @@ class LedgerWithReturnWindow(LedgerMachine):
     hold_days = 14
 
 
+class LedgerWithTierRates(LedgerMachine):
+    """Silver and Gold earn more, and a sale that opens the day after START opens 24 h
+    earlier for Silver and 48 h earlier for Gold: orders of today and yesterday earn by the
+    member's tier before them."""
+
+    extra_rules: ClassVar[dict[str, Any]] = {
+        "seasonalMultipliers": [
+            {"name": "model-sale", "start": "10-21", "end": "10-22", "multiplier": "3"}
+        ],
+        "tiers": [
+            {"name": "Bronze", "minPoints": 0},
+            {"name": "Silver", "minPoints": 1001, "earningMultiplier": "1.1"},
+            {"name": "Gold", "minPoints": 5001, "earningMultiplier": "1.25"},
+        ],
+    }
+
+
 def _settings() -> settings:
     return settings(
         max_examples=EXAMPLES,
@@ -868,7 +893,9 @@ def _settings() -> settings:
 
 
 @pytest.mark.parametrize(
-    "machine", [LedgerMachine, LedgerWithReturnWindow], ids=["hold-0", "hold-14"]
+    "machine",
+    [LedgerMachine, LedgerWithReturnWindow, LedgerWithTierRates],
+    ids=["hold-0", "hold-14", "tier-rates"],
 )
 def test_the_ledger_keeps_its_rules_on_every_path(machine, dynamodb_client, dynamodb_endpoint):
     patch = pytest.MonkeyPatch()

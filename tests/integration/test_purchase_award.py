@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -263,3 +264,77 @@ def test_the_sample_events_are_true_to_the_handler(ledger, name):
     else:
         assert failed_ids(responses[name]) == []
     assert_consistent(ledger, "c-42")
+
+
+# ---- tier benefits: the earning multiplier and early access (issue #13) ----------------------
+
+TIER_RATES = (
+    '{"tiers": [{"name": "Bronze", "minPoints": 0}, {"name": "Silver", "minPoints": 1001},'
+    ' {"name": "Gold", "minPoints": 5001, "earningMultiplier": "1.25"}]}'
+)
+
+
+def _purchase(ledger, member_id, order_id):
+    return next(
+        e
+        for e in list_entries(ledger, member_id)
+        if e.reason == "purchase" and e.reference == order_id
+    )
+
+
+def test_a_gold_member_earns_the_gold_multiplier_and_a_refund_reverses_exactly_it(
+    ledger, monkeypatch
+):
+    monkeypatch.setenv("PROGRAM_RULES", TIER_RATES)
+    # $60 makes c-1 Gold (6150 points); the order itself earned at Bronze, ×1.
+    invoke(sqs_event(completed("o-1", "c-1", ("60.00", 1), at="2026-12-01T12:00:00Z")))
+    assert _purchase(ledger, "c-1", "o-1").details["tierMultiplier"] == "1"
+    assert ledger.get_member("c-1").tier == "Gold"
+    # 3 × $3.33 = $9.99 → 999 × 1.25 = 1248.75 → 1248
+    invoke(sqs_event(completed("o-2", "c-1", ("3.33", 3), at="2026-12-02T12:00:00Z")))
+    purchase = _purchase(ledger, "c-1", "o-2")
+    assert purchase.points == 1248
+    assert (purchase.details["tier"], purchase.details["tierMultiplier"]) == ("Gold", "1.25")
+    assert get_order(ledger, "o-2").purchase_points == 1248
+    assert get_order(ledger, "o-2").tier == "Gold"
+
+    # The operator drops the multiplier; the refund still reverses what was earned.
+    monkeypatch.setenv("PROGRAM_RULES", "{}")
+    before = ledger.get_member("c-1").balance
+    invoke(sqs_event(refunded("o-2", "r-2", "c-1", "9.99", at="2026-12-03T12:00:00Z")))
+    member, entries = assert_consistent(ledger, "c-1")
+    reversal = next(e for e in entries if e.reason == "refund")
+    assert reversal.points == -1248
+    assert member.balance == before - 1248
+
+
+def test_a_gold_member_earns_a_sales_multiplier_48_hours_before_a_bronze_member(ledger):
+    # Default rules: Black Friday 2026 is Friday the 27th; Gold's early access is 48 h.
+    invoke(sqs_event(completed("o-g0", "gold", ("60.00", 1), at="2026-11-01T12:00:00Z")))
+    invoke(sqs_event(completed("o-s0", "silver", ("10.00", 1), at="2026-11-01T12:00:00Z")))
+    invoke(sqs_event(completed("o-b0", "bronze", ("1.00", 1), at="2026-11-01T12:00:00Z")))
+    wednesday = "2026-11-25T10:00:00Z"  # 38 hours before Black Friday
+    for member_id, amount in (("gold", "10.00"), ("silver", "10.00"), ("bronze", "1.00")):
+        invoke(sqs_event(completed(f"o-{member_id}", member_id, (amount, 1), at=wednesday)))
+    assert _purchase(ledger, "gold", "o-gold").points == 2000
+    assert _purchase(ledger, "gold", "o-gold").details["seasonalMultiplier"] == "2"
+    assert _purchase(ledger, "silver", "o-silver").points == 1000  # Silver: 24 h, not yet
+    assert _purchase(ledger, "bronze", "o-bronze").points == 100  # still Bronze after it
+    thursday = "2026-11-26T10:00:00Z"  # Silver's head start has begun
+    invoke(sqs_event(completed("o-silver-2", "silver", ("10.00", 1), at=thursday)))
+    invoke(sqs_event(completed("o-bronze-2", "bronze", ("10.00", 1), at=thursday)))
+    assert _purchase(ledger, "silver", "o-silver-2").points == 2000
+    assert _purchase(ledger, "bronze", "o-bronze-2").points == 1000
+
+
+def test_an_order_with_uncategorised_lines_is_recorded_with_its_amounts(ledger):
+    """`category` is optional on a line: such an order was once refused by DynamoDB (its
+    amount per category was written under an empty map key)."""
+    body = completed("o-plain", "c-1", ("10.00", 2), ("5.00", 1, "shoes"))
+    del body["lines"][0]["category"]
+    response = invoke(sqs_event(body))
+    assert response == {"batchItemFailures": []}
+    assert dict(get_order(ledger, "o-plain").category_amounts) == {
+        None: Decimal("20.00"),
+        "shoes": Decimal("5.00"),
+    }

@@ -86,6 +86,8 @@ CHECK_COUPON = Route("GET", "/coupons/{code}")
 USE_COUPON = Route("POST", "/coupons/{code}/redemptions")
 VOID_COUPON = Route("POST", "/coupons/{code}/void")
 COUPON_ROUTES = (CHECK_COUPON, USE_COUPON, VOID_COUPON)
+QUOTE = Route("POST", "/quotes")
+PROMOTIONS = Route("GET", "/promotions")
 
 ROUTES = (
     ENROLL,
@@ -99,8 +101,11 @@ ROUTES = (
     REVIEW,
     SHARE,
     MEMBER_COUPONS,
+    QUOTE,
+    PROMOTIONS,
 )
 BODY_ROUTES = (ENROLL, PATCH_MEMBER, REDEEM, REVIEW, SHARE)
+BODY_ROUTES += (QUOTE,)
 MEMBER_ROUTES = tuple(route for route in ROUTES if route.has_member_path)
 
 
@@ -249,5 +254,10 @@ def valid_body(route: Route, member_id: str) -> Any:
         REDEEM: {"rewardId": "free-shipping"},
         REVIEW: {"productId": "P-1", "reviewId": "rv-1"},
         SHARE: {"platform": "instagram", "url": "https://example.com/p/1"},
+        QUOTE: {
+            "memberId": member_id,
+            "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "19.99"}],
+            "at": "2026-12-09T12:00:00Z",
+        },
     }
     return bodies.get(route)

@@ -289,3 +289,73 @@ def test_money_never_passes_through_floats():
     three = purchase_points(RULES, order(lines=[line("0.29", 3)]))
     assert three.eligible_amount == Decimal("0.87")
     assert three.points == 87
+
+
+# ---- the tier's earning multiplier and early access (issue #13) ---------------------------
+
+GOLD_125 = ProgramRules.model_validate(
+    {
+        "tiers": [
+            {"name": "Bronze", "minPoints": 0},
+            {"name": "Silver", "minPoints": 1001, "earningMultiplier": "1.1"},
+            {"name": "Gold", "minPoints": 5001, "earningMultiplier": "1.25"},
+        ]
+    }
+)
+
+
+def gold_member(tier_points=6000):
+    first = plan_order_award(GOLD_125, None, order("o-0", at="2026-10-01T10:00:00Z"), NOW)
+    return replace(member_after(first), tier_points=tier_points, tier="Gold")
+
+
+def test_a_gold_member_earns_the_gold_multiplier_and_the_entry_records_it():
+    # 3 × $3.33 = $9.99 → 999 × 1.25 = 1248.75 → 1248 (floored once)
+    plan = plan_order_award(GOLD_125, gold_member(), order("o-1", lines=[line("3.33", 3)]), NOW)
+    purchase = plan.entries[0]
+    assert (purchase.reason, purchase.points) == ("purchase", 1248)
+    assert purchase.details["tierMultiplier"] == "1.25"
+    assert purchase.details["tier"] == "Gold"
+    assert purchase.details["seasonalMultiplier"] == "1"
+    assert plan.order.purchase_points == 1248
+    assert plan.order.tier == "Gold"
+
+
+def test_the_tier_is_the_members_tier_before_the_order():
+    # A Bronze member whose order takes them to Gold earns this order at Bronze's rate.
+    bronze = replace(gold_member(tier_points=0), tier="Bronze")
+    plan = plan_order_award(GOLD_125, bronze, order("o-1", lines=[line("60.00")]), NOW)
+    assert plan.entries[0].points == 6000
+    assert plan.entries[0].details["tierMultiplier"] == "1"
+    assert plan.member.tier == "Gold"
+    silver = replace(bronze, tier_points=1001, tier="Silver")
+    assert plan_order_award(GOLD_125, silver, order("o-2"), NOW).entries[0].points == 1100
+
+
+def test_a_refund_reverses_exactly_what_the_multiplied_order_earned():
+    member = gold_member()
+    plan = plan_order_award(GOLD_125, member, order("o-1", lines=[line("3.33", 3)]), NOW)
+    lots = {lot.lot_id: lot for lot in plan.lots}
+    # Even once the rules have dropped the multiplier, the refund takes back what was earned.
+    later = ProgramRules()
+    full = plan_refund(later, member_after(plan, member), plan.order, refund("9.99"), NOW, lots)
+    assert full.points == -1248
+    half = plan_refund(later, member_after(plan, member), plan.order, refund("4.99"), NOW, lots)
+    assert half.points == -(1248 * 499 // 999)
+
+
+def test_early_access_earns_the_seasonal_multiplier_at_the_tier_of_the_order():
+    # Wednesday 2026-11-25 10:00: Black Friday (the 27th) is 38 hours away.
+    wednesday = order("o-1", at="2026-11-25T10:00:00Z", lines=[line("10.00")])
+    bronze = replace(gold_member(tier_points=0), tier="Bronze")
+    silver = replace(bronze, tier_points=2000, tier="Silver")
+    gold = gold_member()
+    assert plan_order_award(RULES, bronze, wednesday, NOW).entries[0].points == 1000
+    assert plan_order_award(RULES, silver, wednesday, NOW).entries[0].points == 1000
+    gold_plan = plan_order_award(RULES, gold, wednesday, NOW)
+    assert gold_plan.entries[0].points == 2000
+    assert gold_plan.entries[0].details["seasonalMultiplier"] == "2"
+    # Both at once: Gold's early access and Gold's multiplier.
+    assert plan_order_award(GOLD_125, gold, wednesday, NOW).entries[0].points == 2500
+    # A new member's first order earns at Bronze.
+    assert plan_order_award(RULES, None, wednesday, NOW).entries[0].points == 1000

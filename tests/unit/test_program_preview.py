@@ -182,3 +182,34 @@ def test_replaying_under_the_rules_in_force_awards_exactly_what_was_awarded(
 
     assert preview.total.difference == 0
     assert preview.total.awarded == record.purchase_points + record.first_purchase_bonus
+
+
+def test_the_replay_applies_the_drafts_multiplier_and_early_access_for_the_orders_tier():
+    gold = recorded(
+        order(at="2026-11-10T10:00:00Z", lines=[line("shoes", "10.00")]), who=member("Gold", 6000)
+    )
+    bronze = recorded(order("o-2", lines=[line("shoes", "10.00")]), who=member("Bronze", 10))
+    draft = ProgramRules.model_validate(
+        {
+            "seasonalMultipliers": [],
+            "tiers": [
+                {"name": "Bronze", "minPoints": 0},
+                {"name": "Silver", "minPoints": 1001},
+                {"name": "Gold", "minPoints": 5001, "earningMultiplier": "1.25"},
+            ],
+        }
+    )
+    assert replayed_purchase_points(draft, gold) == 1250
+    assert replayed_purchase_points(draft, bronze) == 1000
+    # A sale opening on the 11th: Gold's 48 h head start covers the 10th at 10:00, Bronze's none.
+    sale = SeasonalWindow(name="sale", start="11-11", end="11-12", multiplier=Decimal(2))
+    with_sale = draft.model_copy(update={"seasonal_multipliers": [sale]})
+    assert replayed_purchase_points(with_sale, gold) == 2500
+    assert replayed_purchase_points(with_sale, bronze) == 1000
+    preview = preview_program(with_sale, [gold, bronze], start=START, end=NOW)
+    assert (preview.by_tier["Gold"].would_award, preview.by_tier["Gold"].awarded) == (2500, 1000)
+    # What a Gold order earned under a multiplier replays the same under the same rules.
+    earned = recorded(
+        order("o-3", lines=[line("shoes", "3.33", 3)]), rules=draft, who=member("Gold", 6000)
+    )
+    assert earned.purchase_points == replayed_purchase_points(draft, earned) == 1248

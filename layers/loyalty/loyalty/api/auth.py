@@ -82,6 +82,10 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "POST /admin/program/preview": ADMIN_ONLY,
     "GET /admin/audit": ADMIN_ONLY,
     "GET /admin/kpis": ADMIN_ONLY,
+    # Points preview for carts: the storefront's backend at checkout (any member, guests).
+    "POST /quotes": Policy(frozenset({"service", "admin"}), member_from="none"),
+    # Promotions as the caller's tier sees them (a member: their own; see members_api).
+    "GET /promotions": _ANYONE,
 }
 
 

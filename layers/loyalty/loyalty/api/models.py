@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -21,6 +22,7 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -163,6 +165,36 @@ class ExpiringBody(ApiModel):
     expires_at: Instant
 
 
+MoneyText = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}\.\d{2}$", "examples": ["50.00"]}),
+]
+# A multiplier as the rules document writes it: a decimal string ("1.25").
+MultiplierText = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: str(value), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "examples": ["1.25"]}),
+]
+
+
+class TierBenefitsBody(ApiModel):
+    """A tier's benefits as data (the program rules' tier): for the storefront to apply
+    and show."""
+
+    member_discount_percent: int = Field(description="0-100: the tier's member discount.")
+    free_shipping_threshold: MoneyText | None = Field(
+        description="Orders from this amount ship free for the tier; null: no such benefit."
+    )
+    early_access_hours: int = Field(
+        description="How many hours before everyone the tier sees and earns a promotion."
+    )
+    earning_multiplier: MultiplierText = Field(
+        description="Multiplies the tier's purchase points (1 to 10)."
+    )
+    perks: list[str] = Field(description="The tier's benefits in words (as `tierBenefits`).")
+
+
 class MemberViewBody(ApiModel):
     member_id: str
     name: str | None
@@ -177,6 +209,9 @@ class MemberViewBody(ApiModel):
     enrolled_at: Instant
     tier_benefits: list[str] = Field(description="The benefits of the member's current tier.")
     marketing_consent: bool
+    benefits: TierBenefitsBody = Field(
+        description="The benefits of the member's current tier, as data."
+    )
 
 
 class ActivityBody(ApiModel):
@@ -551,4 +586,138 @@ class CouponVoidBody(ApiModel):
     points_returned: int = Field(description="Back to the balance (or paying a debt).")
     points_expired: int = Field(
         description="Points whose lots expired since the redemption: they stay expired."
+    )
+
+
+# ---- points preview for carts (POST /quotes) and promotions (GET /promotions) ---------------
+
+
+def _money_text(value: object) -> object:
+    """Money as order messages write it: a string with two decimals, never a JSON number."""
+    if not isinstance(value, str) or not re.match(r"^\d{1,10}\.\d{2}$", value):
+        raise ValueError('must be a decimal string with two decimals, e.g. "12.34"')
+    return value
+
+
+MoneyInput = Annotated[
+    Decimal,
+    BeforeValidator(_money_text),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}\.\d{2}$", "examples": ["19.99"]}),
+]
+
+
+def _instant_text(value: object) -> object:
+    """An instant is an ISO 8601 string with an offset (`Z`), never a number."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 instant, e.g. 2026-11-27T10:00:00Z")
+    return value
+
+
+def _with_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a UTC offset (Z)")
+    return value
+
+
+InstantInput = Annotated[datetime, BeforeValidator(_instant_text), AfterValidator(_with_offset)]
+# What the order message's line is (`loyalty.domain.orders.OrderLine`), with its limits.
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class QuoteLineRequest(ApiModel):
+    """A cart line, as an order message's line."""
+
+    sku: Sku
+    category: Category | None = Field(
+        default=None, description="For the program's category multipliers."
+    )
+    quantity: int = Field(ge=1, le=100_000, strict=True)
+    unit_price: MoneyInput = Field(description="Net of discounts, as on the order message.")
+
+
+class QuoteRequest(ApiModel):
+    """A cart: the lines of the order the member is about to place."""
+
+    member_id: MemberId | None = Field(
+        default=None,
+        description="The customer; absent, or unknown to the program: quoted as a guest "
+        "(Bronze, first order).",
+    )
+    lines: list[QuoteLineRequest] = Field(min_length=1, max_length=1000)
+    at: InstantInput | None = Field(
+        default=None, description="When the order would be placed (default: now), UTC."
+    )
+
+
+# A decimal as the rules write multipliers: a string ("2", "1.25", "3998.75").
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+DecimalText = Annotated[
+    Decimal,
+    PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "examples": ["1.25"]}),
+]
+
+
+class QuotedLineBody(ApiModel):
+    sku: str
+    category: str | None
+    quantity: int
+    unit_price: MoneyText
+    amount: MoneyText = Field(description="quantity × unitPrice.")
+    category_multiplier: DecimalText
+    seasonal_multiplier: DecimalText
+    tier_multiplier: DecimalText
+    points: DecimalText = Field(
+        description="amount × categoryMultiplier × pointsPerDollar × seasonalMultiplier × "
+        "tierMultiplier, before the order's one rounding down."
+    )
+
+
+class QuoteBody(ApiModel):
+    """What the order would earn, as the award would compute it now; nothing is written."""
+
+    member_id: str | None
+    guest: bool = Field(description="True when the member is not enrolled (or not given).")
+    tier: TierName = Field(description="The tier the order would earn at (Bronze for a guest).")
+    at: Instant
+    rules_version: int
+    points_per_dollar: int
+    seasonal_multiplier: DecimalText
+    promotion: str | None = Field(description="The seasonal window giving seasonalMultiplier.")
+    early_access: bool = Field(
+        description="The promotion is open for this tier only, by its early access."
+    )
+    tier_multiplier: DecimalText
+    lines: list[QuotedLineBody]
+    purchase_points: int = Field(description="The lines' points summed, rounded down once.")
+    first_purchase_bonus: int = Field(description="When this would be the first order.")
+    milestone_points: int = Field(description="An order-count milestone this order reaches.")
+    total_points: int = Field(description="purchasePoints + firstPurchaseBonus + milestonePoints.")
+    member_discount_percent: int = Field(description="The tier's member discount, 0-100.")
+    free_shipping_threshold: MoneyText | None = Field(
+        description="The tier's free-shipping threshold; null: none."
+    )
+
+
+class PromotionBody(ApiModel):
+    name: str
+    multiplier: DecimalText
+    opens_for_you_at: Instant = Field(
+        description="When it opens for the tier asked: its early access before everyone."
+    )
+    opens_for_everyone_at: Instant
+    ends_at: Instant = Field(description="When it closes (exclusive).")
+    open_now: bool
+
+
+class PromotionsBody(ApiModel):
+    tier: TierName = Field(description="The tier the promotions are shown for.")
+    early_access_hours: int
+    at: Instant
+    items: list[PromotionBody] = Field(
+        description="Each promotion's occurrence open now, or else its next, soonest first."
     )

@@ -137,12 +137,18 @@ def order_item(order: OrderRecord, recorded_at: str) -> Item:
         "bonusReversed": order.bonus_reversed,
         "refundCount": order.refund_count,
         "firstOrder": order.first_order,
-        # "" stands for no category (a category is never empty): map keys are strings.
-        # None (absent) rather than an empty map: stream images do not carry empty maps.
+        # Map keys are attribute names, which DynamoDB refuses empty: the uncategorised
+        # amount has an attribute of its own. An order of $0.00 has neither: no attribute
+        # rather than an empty map, which the stream of DynamoDB Local hands over as `{}`,
+        # a value no deserializer accepts.
         "categoryAmounts": {
-            category or "": str(amount) for category, amount in order.category_amounts
+            category: str(amount) for category, amount in order.category_amounts if category
         }
         or None,
+        "uncategorisedAmount": next(
+            (str(amount) for category, amount in order.category_amounts if category is None),
+            None,
+        ),
         "tier": order.tier,
         "recordedAt": recorded_at,
         # Listed by the day it occurred, for the program preview (keys: "GSI1").
@@ -174,6 +180,11 @@ def order_from_item(item: Item) -> OrderRecord:
         category_amounts=tuple(
             (category or None, Decimal(amount))
             for category, amount in (item.get("categoryAmounts") or {}).items()
+        )
+        + (
+            ((None, Decimal(item["uncategorisedAmount"])),)
+            if item.get("uncategorisedAmount")
+            else ()
         ),
         tier=item.get("tier"),
     )

@@ -344,6 +344,8 @@ class PurchaseCalculation:
     eligible_amount: Decimal
     seasonal_multiplier: Decimal
     points: int
+    tier: TierName = "Bronze"
+    tier_multiplier: Decimal = Decimal(1)
 
 
 def make_entry_id(occurred_at: datetime, reference: str, reason: str, ordinal: int = 0) -> str:
@@ -359,17 +361,44 @@ def new_referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
 
 
-def purchase_points(rules: ProgramRules, order: OrderCompleted) -> PurchaseCalculation:
-    """`floor(Σ line amount × pointsPerDollar × category multiplier × seasonal multiplier)`,
-    in Decimal, floored once per order."""
-    seasonal = rules.seasonal_multiplier(order.occurred_at.date())
+def earning_tier(rules: ProgramRules, member: MemberState | None) -> TierName:
+    """The tier an order earns at: the member's tier before it (as the member view shows it,
+    by the rules in force); Bronze for a member the order enrolls."""
+    return rules.tier_for(member.tier_points) if member is not None else "Bronze"
+
+
+def purchase_points(
+    rules: ProgramRules, order: OrderCompleted, tier: TierName = "Bronze"
+) -> PurchaseCalculation:
+    """`floor(Σ line amount × category multiplier × pointsPerDollar × seasonal multiplier ×
+    tier multiplier)`, in Decimal, floored once per order. The seasonal multiplier is the
+    one open for `tier` at the order's instant (its early access included)."""
     weighted = sum(
         (line.amount * rules.category_multiplier(line.category) for line in order.lines),
         Decimal(0),
     )
-    raw = weighted * rules.points_per_dollar * seasonal
-    points = int(raw.to_integral_value(rounding=ROUND_FLOOR))
-    return PurchaseCalculation(order.eligible_amount, seasonal, points)
+    seasonal, tier_multiplier = purchase_rates(rules, order.occurred_at, tier)
+    return PurchaseCalculation(
+        order.eligible_amount,
+        seasonal,
+        floor_points(weighted, rules.points_per_dollar, seasonal, tier_multiplier),
+        tier,
+        tier_multiplier,
+    )
+
+
+def purchase_rates(rules: ProgramRules, at: datetime, tier: TierName) -> tuple[Decimal, Decimal]:
+    """The seasonal multiplier open for `tier` at `at` and the tier's earning multiplier."""
+    return rules.seasonal_multiplier_at(at, tier), rules.tier_multiplier(tier)
+
+
+def floor_points(
+    weighted: Decimal, points_per_dollar: int, seasonal: Decimal, tier_multiplier: Decimal
+) -> int:
+    """Purchase points of an amount already weighted by category: the one rounding (down)
+    an order's points get, shared by the award, quotes and the program preview."""
+    raw = weighted * points_per_dollar * seasonal * tier_multiplier
+    return int(raw.to_integral_value(rounding=ROUND_FLOOR))
 
 
 class EarningBuilder:
@@ -504,7 +533,7 @@ def plan_order_award(
     the first processed: an order earlier than the recorded first one takes over (its bonus,
     its referral code, the enrollment date of a member enrolled by an order). That needs the
     previous first order (`previous_first`, read by the caller only in that case)."""
-    calculation = purchase_points(rules, order)
+    calculation = purchase_points(rules, order, earning_tier(rules, member))
     order_number = (member.order_count if member else 0) + 1
     first = is_first_order(member, order.order_id, order.occurred_at)
     handover: FirstOrderHandover | None = None
@@ -526,6 +555,8 @@ def plan_order_award(
             "eligibleAmount": str(calculation.eligible_amount),
             "pointsPerDollar": str(rules.points_per_dollar),
             "seasonalMultiplier": str(calculation.seasonal_multiplier),
+            "tier": calculation.tier,
+            "tierMultiplier": str(calculation.tier_multiplier),
         },
     )
     bonus_lot = builder.earn(
@@ -607,7 +638,7 @@ def plan_order_award(
         referral_code=order.referral_code,
         first_order=first,
         category_amounts=category_amounts(order),
-        tier=member.tier if member else "Bronze",
+        tier=calculation.tier,
     )
     return OrderAwardPlan(record, change, tuple(entries), tuple(builder.lots), handover)
 

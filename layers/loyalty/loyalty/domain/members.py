@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from loyalty.domain.errors import ReferralRefused
 from loyalty.domain.ledger import (
@@ -15,7 +16,7 @@ from loyalty.domain.ledger import (
     new_referral_code,
     unspent_by_expiry,
 )
-from loyalty.domain.rules import ProgramRules, TierName
+from loyalty.domain.rules import ProgramRules, TierName, TierRule
 from loyalty.domain.schedules import ScheduleChange, birthday_due, tenure_schedule
 
 
@@ -111,6 +112,28 @@ class NextTier:
 
 
 @dataclass(frozen=True, slots=True)
+class TierBenefits:
+    """A tier's benefits as data, for a storefront to apply (the member discount, free
+    shipping) and to show (early access, the earning multiplier, the perks in words)."""
+
+    member_discount_percent: int
+    free_shipping_threshold: Decimal | None
+    early_access_hours: int
+    earning_multiplier: Decimal
+    perks: list[str]
+
+    @classmethod
+    def of(cls, tier: TierRule) -> TierBenefits:
+        return cls(
+            member_discount_percent=tier.member_discount_percent,
+            free_shipping_threshold=tier.free_shipping_threshold,
+            early_access_hours=tier.early_access_hours,
+            earning_multiplier=tier.earning_multiplier,
+            perks=list(tier.benefits),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MemberView:
     member_id: str
     name: str | None
@@ -125,6 +148,7 @@ class MemberView:
     enrolled_at: datetime
     tier_benefits: list[str]
     marketing_consent: bool
+    benefits: TierBenefits
 
 
 def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsLot]) -> MemberView:
@@ -159,4 +183,5 @@ def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsL
         enrolled_at=member.enrolled_at,
         tier_benefits=next(list(t.benefits) for t in rules.tiers if t.name == tier),
         marketing_consent=member.marketing_consent,
+        benefits=TierBenefits.of(rules.tier(tier)),
     )

@@ -2,7 +2,8 @@
 under the draft, against what they were awarded. Pure: no reads, no writes, no clock.
 
 Replayed: the purchase points (amount per category × category multiplier × points per dollar
-× the seasonal multiplier of the order's day, floored once per order, as `purchase_points`)
+× the seasonal multiplier open for the order's tier at its instant, early access included, ×
+that tier's earning multiplier, floored once per order, as `purchase_points`)
 and the first-purchase bonus of each first order. Not replayed: milestones, referrals and the
 other earnings, which do not follow from the orders alone; refunds are ignored on both sides
 (the comparison is of what was awarded, not of what is kept)."""
@@ -12,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
-from loyalty.domain.ledger import OrderRecord
+from loyalty.domain.ledger import OrderRecord, floor_points, purchase_rates
 from loyalty.domain.rules import TIER_ORDER, ProgramRules, TierName
 
 MAX_PREVIEW_DAYS = 90
@@ -49,16 +50,16 @@ class ProgramPreview:
 
 
 def replayed_purchase_points(draft: ProgramRules, order: OrderRecord) -> int:
-    """The purchase points `order` would have earned under `draft`. Orders recorded before
-    amounts were kept per category replay as one uncategorised amount."""
+    """The purchase points `order` would have earned under `draft`, at the member's tier when
+    it was awarded (Bronze for orders recorded before tiers were kept on orders). Orders
+    recorded before amounts were kept per category replay as one uncategorised amount."""
     amounts = order.category_amounts or ((None, order.eligible_amount),)
     weighted = sum(
         (amount * draft.category_multiplier(category) for category, amount in amounts),
         Decimal(0),
     )
-    seasonal = draft.seasonal_multiplier(order.occurred_at.date())
-    raw = weighted * draft.points_per_dollar * seasonal
-    return int(raw.to_integral_value(rounding=ROUND_FLOOR))
+    seasonal, tier_multiplier = purchase_rates(draft, order.occurred_at, order.tier or "Bronze")
+    return floor_points(weighted, draft.points_per_dollar, seasonal, tier_multiplier)
 
 
 def preview_program(

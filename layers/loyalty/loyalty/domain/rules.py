@@ -4,9 +4,10 @@ per deployment and validated at load. Field names are camelCase on the wire."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge
 from pydantic import (
@@ -14,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -21,6 +23,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from loyalty.domain.calendar import black_friday, cyber_monday
+from loyalty.domain.orders import Money
 
 TierName = Literal["Bronze", "Silver", "Gold"]
 TIER_ORDER: tuple[TierName, ...] = ("Bronze", "Silver", "Gold")
@@ -40,6 +43,10 @@ def _json_integer(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 NonNegativeInt = Annotated[int, Ge(0), BeforeValidator(_json_integer)]
 Multiplier = Annotated[Decimal, Field(gt=0, le=100, max_digits=8, decimal_places=4)]
+# A tier's earning multiplier: never below 1 (a tier never earns less than Bronze's rate).
+TierMultiplier = Annotated[Decimal, Field(ge=1, le=10, max_digits=6, decimal_places=4)]
+# How long before a promotion opens for everyone it opens for a tier: at most a week.
+MAX_EARLY_ACCESS_HOURS = 168
 
 
 class RulesModel(BaseModel):
@@ -57,6 +64,11 @@ class SeasonalWindow(RulesModel):
     start: str
     end: str
     multiplier: Multiplier
+    early_access: StrictBool = Field(
+        default=True,
+        description="Whether tiers with earlyAccessHours get a head start on this window "
+        "(false: it opens for every tier at once).",
+    )
 
     @field_validator("start", "end")
     @classmethod
@@ -92,15 +104,107 @@ class SeasonalWindow(RulesModel):
     def contains(self, day: date) -> bool:
         return self.occurrence(day) is not None
 
+    def head_start(self, early_access_hours: int) -> timedelta:
+        """How long before its start the window opens for a tier with `early_access_hours`."""
+        return timedelta(hours=early_access_hours if self.early_access else 0)
+
+    def opening_around(self, at: datetime, early_access_hours: int = 0) -> Opening | None:
+        """The occurrence of the window open at the instant `at` for a tier with
+        `early_access_hours` of head start (None when closed for that tier then)."""
+        for opening in self._openings(at.year - 1, at.year + 1, early_access_hours):
+            if opening.opens_at <= at < opening.ends_at:
+                return opening
+        return None
+
+    def next_opening(self, at: datetime, early_access_hours: int = 0) -> Opening:
+        """The occurrence open at `at` for the tier, or else the next one to open for it."""
+        openings = self._openings(at.year - 1, at.year + 2, early_access_hours)
+        return next(opening for opening in openings if at < opening.ends_at)
+
+    def _openings(self, first_year: int, last_year: int, early_access_hours: int) -> list[Opening]:
+        openings = []
+        for start_year in range(first_year, last_year + 1):
+            start = self._resolve(self.start, start_year)
+            end = self._resolve(self.end, start_year)
+            if end < start:
+                end = self._resolve(self.end, start_year + 1)
+            everyone = datetime.combine(start, time(), UTC)
+            openings.append(
+                Opening(
+                    window=self,
+                    opens_at=everyone - self.head_start(early_access_hours),
+                    opens_for_everyone_at=everyone,
+                    ends_at=datetime.combine(end + timedelta(days=1), time(), UTC),
+                )
+            )
+        return openings
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """One occurrence of a seasonal window for a tier: it opens for the tier at `opens_at`
+    (its head start before `opens_for_everyone_at`, the start date's midnight UTC) and ends
+    at `ends_at` (the midnight UTC after its end date, exclusive)."""
+
+    window: SeasonalWindow
+    opens_at: datetime
+    opens_for_everyone_at: datetime
+    ends_at: datetime
+
 
 def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+# The tiers' benefits as data when a document leaves them out (documents written before
+# they existed stay valid and keep what their tiers' words promise): (memberDiscountPercent,
+# earlyAccessHours) by tier; freeShippingThreshold is none and earningMultiplier 1 for all.
+_TIER_BENEFIT_DEFAULTS: dict[str, tuple[int, int]] = {
+    "Bronze": (0, 0),
+    "Silver": (0, 24),
+    "Gold": (15, 48),
+}
+
+
 class TierRule(RulesModel):
     name: TierName
     min_points: NonNegativeInt
-    benefits: list[str] = Field(default_factory=list)
+    benefits: list[str] = Field(
+        default_factory=list, description="The tier's perks in words, for people to read."
+    )
+    member_discount_percent: JsonInt = Field(
+        default=0, ge=0, le=100, description="The member discount the shop gives the tier."
+    )
+    free_shipping_threshold: Money | None = Field(
+        default=None,
+        description="Orders from this amount ship free for the tier (null: no such benefit).",
+    )
+    early_access_hours: JsonInt = Field(
+        default=0,
+        ge=0,
+        le=MAX_EARLY_ACCESS_HOURS,
+        description="How many hours before everyone the tier sees (and earns) a seasonal "
+        "promotion.",
+    )
+    earning_multiplier: TierMultiplier = Field(
+        default=Decimal(1), description="Multiplies the tier's purchase points (1 to 10)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tier_defaults(cls, data: Any) -> Any:
+        """Fields a document leaves out take the defaults of the tier it names."""
+        if not isinstance(data, dict) or data.get("name") not in _TIER_BENEFIT_DEFAULTS:
+            return data
+        discount, early = _TIER_BENEFIT_DEFAULTS[data["name"]]
+        filled = dict(data)
+        for field_name, alias, value in (
+            ("member_discount_percent", "memberDiscountPercent", discount),
+            ("early_access_hours", "earlyAccessHours", early),
+        ):
+            if field_name not in filled and alias not in filled:
+                filled[alias] = value
+        return filled
 
 
 class OrderMilestone(RulesModel):
@@ -129,6 +233,18 @@ def _tier_schema(name: str, min_points: JsonDict) -> JsonDict:
             "name": {"const": name},
             "minPoints": min_points,
             "benefits": {"type": "array", "items": {"type": "string"}},
+            "memberDiscountPercent": {"type": "integer", "minimum": 0, "maximum": 100},
+            "freeShippingThreshold": {
+                "anyOf": [{"type": "string", "pattern": r"^\d{1,10}\.\d{2}$"}, {"type": "null"}]
+            },
+            "earlyAccessHours": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_EARLY_ACCESS_HOURS,
+            },
+            "earningMultiplier": {
+                "anyOf": [{"type": "number", "minimum": 1, "maximum": 10}, {"type": "string"}]
+            },
         },
     }
 
@@ -152,6 +268,7 @@ def _default_tiers() -> list[TierRule]:
             name="Silver",
             min_points=1001,
             benefits=["Early access to sales", "Priority support"],
+            early_access_hours=24,
         ),
         TierRule(
             name="Gold",
@@ -162,6 +279,8 @@ def _default_tiers() -> list[TierRule]:
                 "Early access to sales",
                 "Personalised recommendations",
             ],
+            member_discount_percent=15,
+            early_access_hours=48,
         ),
     ]
 
@@ -231,6 +350,29 @@ class ProgramRules(RulesModel):
             (window.multiplier for window in self.seasonal_multipliers if window.contains(day)),
             default=Decimal(1),
         )
+
+    def seasonal_multiplier_at(self, at: datetime, tier: TierName | None = None) -> Decimal:
+        """The largest multiplier of the windows open at the instant `at` for `tier` (with
+        its early access; None: for everyone, as `seasonal_multiplier` of the UTC date)."""
+        opening = self.seasonal_opening_at(at, tier)
+        return opening.window.multiplier if opening is not None else Decimal(1)
+
+    def seasonal_opening_at(self, at: datetime, tier: TierName | None = None) -> Opening | None:
+        """The window (occurrence) whose multiplier applies at `at` for `tier`: the largest
+        of those open then (windows do not stack); the first listed on a tie."""
+        hours = self.tier(tier).early_access_hours if tier is not None else 0
+        best: Opening | None = None
+        for window in self.seasonal_multipliers:
+            opening = window.opening_around(at, hours)
+            if opening is not None and (best is None or window.multiplier > best.window.multiplier):
+                best = opening
+        return best
+
+    def tier(self, name: TierName) -> TierRule:
+        return next(tier for tier in self.tiers if tier.name == name)
+
+    def tier_multiplier(self, name: TierName) -> Decimal:
+        return self.tier(name).earning_multiplier
 
     def category_multiplier(self, category: str | None) -> Decimal:
         if category is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,10 +13,17 @@ from loyalty.domain.errors import (
     MemberErased,
     MemberNotFound,
 )
-from loyalty.domain.ledger import DedupeKey, LedgerEntry, MemberState, plan_earning
+from loyalty.domain.ledger import (
+    DedupeKey,
+    LedgerEntry,
+    MemberState,
+    earning_tier,
+    plan_earning,
+)
 from loyalty.domain.members import MemberView, ProfileData, member_view, plan_enrollment
 from loyalty.domain.ports import MemberStore
-from loyalty.domain.rules import ProgramRules
+from loyalty.domain.quotes import CartLine, Promotions, Quote, promotions_for, quote_order
+from loyalty.domain.rules import ProgramRules, TierName
 from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
 
@@ -104,6 +111,28 @@ class MemberService(RulesService[MemberStore]):
     def program(self) -> ProgramRules:
         """The rules in force, for the public part a member may read (GET /program)."""
         return self._rules()
+
+    def quote(self, member_id: str | None, lines: Sequence[CartLine], at: datetime | None) -> Quote:
+        """What an order of `lines` at `at` (default: now) would earn: one read (the member's
+        profile), none for a guest; nothing is written. An unknown member is quoted as a
+        guest (their first order would enroll them); an erased one is not found."""
+        member = self._known(member_id) if member_id is not None else None
+        return quote_order(self._rules(), member_id, member, lines, at or self._clock())
+
+    def promotions(self, member_id: str | None, tier: TierName | None) -> Promotions:
+        """The promotions as `tier` sees them, or as the member's tier does (one read; an
+        unknown member sees them as a guest, Bronze); Bronze when neither is given."""
+        rules = self._rules()
+        if member_id is not None:
+            tier = earning_tier(rules, self._known(member_id))
+        return promotions_for(rules, tier or "Bronze", self._clock())
+
+    def _known(self, member_id: str) -> MemberState | None:
+        """The member, None when unknown; an erased member is not found."""
+        member = self._store.get_member(member_id)
+        if member is not None and member.erased:
+            raise MemberNotFound(f"no member '{member_id}'")
+        return member
 
     def activity(
         self, member_id: str, limit: int, after_entry_id: str | None
