@@ -347,7 +347,7 @@ def test_the_program_document_starts_as_the_contracts_default():
         "benefits": ["Early access to sales", "Priority support"],
         "memberDiscountPercent": 0,
         "freeShippingThreshold": None,
-        "earlyAccessHours": 24,
+        "earlyAccessHours": 0,  # opt-in: the contract's windows are for everyone
         "earningMultiplier": "1",
     }
 

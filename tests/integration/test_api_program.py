@@ -115,8 +115,8 @@ def test_each_tier_shows_its_benefits_as_data():
         for t in tiers
     ] == [
         ("Bronze", 0, None, 0, "1"),
-        ("Silver", 0, None, 24, "1"),
-        ("Gold", 15, None, 48, "1"),
+        ("Silver", 0, None, 0, "1"),  # early access is opt-in
+        ("Gold", 15, None, 0, "1"),
     ]
 
 
@@ -156,5 +156,5 @@ def test_an_old_rules_document_without_tier_benefits_is_still_accepted():
     for window in document["seasonalMultipliers"]:
         del window["earlyAccess"]
     saved = _admin_program("PUT", document)
-    assert [t["earlyAccessHours"] for t in saved["tiers"]] == [0, 24, 48]
+    assert [t["earlyAccessHours"] for t in saved["tiers"]] == [0, 0, 0]
     assert saved["tiers"][2]["memberDiscountPercent"] == 15

@@ -4,6 +4,7 @@ services' clock is pinned (the `clock` fixture), and quotes name their `at`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.support.api import (
     request,
 )
 from tests.support.http import ADMIN, SERVICE, call, http_event, member_token
+from tests.support.rules import early_access_document
 
 pytestmark = pytest.mark.usefixtures("table_name", "clock")
 
@@ -48,6 +50,12 @@ def quote(lines: list[dict[str, Any]], member_id: str | None = None, at: str | N
     reply = request(QUOTE, body=body, claims=SERVICE)
     assert reply.status == 200, reply.body
     return reply.body
+
+
+@pytest.fixture
+def early_access(monkeypatch):
+    """Early access on (it is opt-in): Silver 24 h, Gold 48 h."""
+    monkeypatch.setenv("PROGRAM_RULES", json.dumps(early_access_document()))
 
 
 @pytest.fixture
@@ -156,6 +164,7 @@ def test_a_seasonal_day_doubles_the_points_and_names_the_promotion():
     assert body["purchasePoints"] == 5000
 
 
+@pytest.mark.usefixtures("early_access")
 def test_early_access_shows_in_a_gold_members_quote_and_not_in_a_guests():
     make_gold()
     wednesday = "2026-11-25T10:00:00Z"  # 38 hours before Black Friday
@@ -251,6 +260,7 @@ def by_name(body: Any) -> dict[str, Any]:
     return {item["name"]: item for item in body["items"]}
 
 
+@pytest.mark.usefixtures("early_access")
 def test_a_gold_member_sees_a_sale_open_48_hours_before_a_bronze_member(clock):
     clock.set("2026-11-20T00:00:00Z")
     make_gold("gold")
@@ -290,6 +300,7 @@ def test_the_promotions_are_listed_soonest_first_with_the_callers_tier(clock):
     ]
 
 
+@pytest.mark.usefixtures("early_access")
 def test_a_service_asks_for_a_member_or_a_tier(clock):
     clock.set("2026-11-20T00:00:00Z")
     make_gold("gold")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from tests.support.events import (
     sqs_event,
     sqs_record,
 )
+from tests.support.rules import early_access_document
 from tests.support.table import commit_spend, get_order, list_entries, list_lots
 from tests.support.workers import deliver_in_process, lambda_environment
 
@@ -308,8 +310,11 @@ def test_a_gold_member_earns_the_gold_multiplier_and_a_refund_reverses_exactly_i
     assert member.balance == before - 1248
 
 
-def test_a_gold_member_earns_a_sales_multiplier_48_hours_before_a_bronze_member(ledger):
-    # Default rules: Black Friday 2026 is Friday the 27th; Gold's early access is 48 h.
+def test_a_gold_member_earns_a_sales_multiplier_48_hours_before_a_bronze_member(
+    ledger, monkeypatch
+):
+    # Black Friday 2026 is Friday the 27th; early access on: Silver 24 h, Gold 48 h.
+    monkeypatch.setenv("PROGRAM_RULES", json.dumps(early_access_document()))
     invoke(sqs_event(completed("o-g0", "gold", ("60.00", 1), at="2026-11-01T12:00:00Z")))
     invoke(sqs_event(completed("o-s0", "silver", ("10.00", 1), at="2026-11-01T12:00:00Z")))
     invoke(sqs_event(completed("o-b0", "bronze", ("1.00", 1), at="2026-11-01T12:00:00Z")))

@@ -22,11 +22,13 @@ from loyalty.domain.ledger import (
 from loyalty.domain.orders import parse_order_message
 from loyalty.domain.rules import ProgramRules
 from tests.support.events import completed, refunded
+from tests.support.rules import early_access_rules
 
 pytestmark = pytest.mark.calendar  # business dates: must hold on any day
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RULES = ProgramRules()
+EARLY = early_access_rules()
 
 
 def order(order_id="o-1", member_id="c-1", at="2026-11-10T10:00:00Z", lines=None, **extra):
@@ -345,17 +347,34 @@ def test_a_refund_reverses_exactly_what_the_multiplied_order_earned():
 
 
 def test_early_access_earns_the_seasonal_multiplier_at_the_tier_of_the_order():
+    """With early access on (opt-in): Silver 24 h, Gold 48 h."""
     # Wednesday 2026-11-25 10:00: Black Friday (the 27th) is 38 hours away.
     wednesday = order("o-1", at="2026-11-25T10:00:00Z", lines=[line("10.00")])
     bronze = replace(gold_member(tier_points=0), tier="Bronze")
     silver = replace(bronze, tier_points=2000, tier="Silver")
     gold = gold_member()
-    assert plan_order_award(RULES, bronze, wednesday, NOW).entries[0].points == 1000
-    assert plan_order_award(RULES, silver, wednesday, NOW).entries[0].points == 1000
-    gold_plan = plan_order_award(RULES, gold, wednesday, NOW)
+    assert plan_order_award(EARLY, bronze, wednesday, NOW).entries[0].points == 1000
+    assert plan_order_award(EARLY, silver, wednesday, NOW).entries[0].points == 1000
+    gold_plan = plan_order_award(EARLY, gold, wednesday, NOW)
     assert gold_plan.entries[0].points == 2000
     assert gold_plan.entries[0].details["seasonalMultiplier"] == "2"
     # Both at once: Gold's early access and Gold's multiplier.
-    assert plan_order_award(GOLD_125, gold, wednesday, NOW).entries[0].points == 2500
+    gold_125_early = ProgramRules.model_validate(
+        {
+            "tiers": [
+                {"name": "Bronze", "minPoints": 0},
+                {"name": "Silver", "minPoints": 1001},
+                {
+                    "name": "Gold",
+                    "minPoints": 5001,
+                    "earningMultiplier": "1.25",
+                    "earlyAccessHours": 48,
+                },
+            ]
+        }
+    )
+    assert plan_order_award(gold_125_early, gold, wednesday, NOW).entries[0].points == 2500
+    # Early access is opt-in: under the default rules Gold waits for Black Friday too.
+    assert plan_order_award(RULES, gold, wednesday, NOW).entries[0].points == 1000
     # A new member's first order earns at Bronze.
-    assert plan_order_award(RULES, None, wednesday, NOW).entries[0].points == 1000
+    assert plan_order_award(EARLY, None, wednesday, NOW).entries[0].points == 1000

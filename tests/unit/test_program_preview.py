@@ -195,7 +195,12 @@ def test_the_replay_applies_the_drafts_multiplier_and_early_access_for_the_order
             "tiers": [
                 {"name": "Bronze", "minPoints": 0},
                 {"name": "Silver", "minPoints": 1001},
-                {"name": "Gold", "minPoints": 5001, "earningMultiplier": "1.25"},
+                {
+                    "name": "Gold",
+                    "minPoints": 5001,
+                    "earningMultiplier": "1.25",
+                    "earlyAccessHours": 48,
+                },
             ],
         }
     )

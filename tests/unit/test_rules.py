@@ -6,6 +6,7 @@ import pytest
 
 from loyalty.domain.rules import ProgramRules
 from loyalty.settings import ConfigurationError, load_rules
+from tests.support.rules import early_access_rules
 
 pytestmark = pytest.mark.calendar  # business dates: must hold on any day
 
@@ -122,7 +123,7 @@ def test_tier_benefits_defaults_match_the_tiers_words():
     assert [
         (t.member_discount_percent, t.free_shipping_threshold, t.early_access_hours)
         for t in tiers.values()
-    ] == [(0, None, 0), (0, None, 24), (15, None, 48)]
+    ] == [(0, None, 0), (0, None, 0), (15, None, 0)]  # early access: opt-in
     assert {t.earning_multiplier for t in tiers.values()} == {Decimal(1)}
 
 
@@ -132,7 +133,7 @@ def test_a_document_written_before_tier_benefits_stays_valid_with_the_tiers_defa
         ' {"name": "Silver", "minPoints": 2000}, {"name": "Gold", "minPoints": 9000,'
         ' "benefits": ["VIP events"], "earlyAccessHours": 12}]}'
     )
-    assert [t.early_access_hours for t in rules.tiers] == [0, 24, 12]
+    assert [t.early_access_hours for t in rules.tiers] == [0, 0, 12]
     assert [t.member_discount_percent for t in rules.tiers] == [0, 0, 15]
     assert rules.tier("Gold").benefits == ["VIP events"]
 
@@ -202,7 +203,7 @@ def _at(text: str) -> datetime:
     ],
 )
 def test_early_access_opens_a_window_earlier_for_higher_tiers(at, bronze, silver, gold):
-    rules = ProgramRules()
+    rules = early_access_rules()  # Silver 24 h, Gold 48 h
     moment = _at(at)
     assert [rules.seasonal_multiplier_at(moment, t) for t in ("Bronze", "Silver", "Gold")] == [
         Decimal(bronze),
@@ -212,6 +213,11 @@ def test_early_access_opens_a_window_earlier_for_higher_tiers(at, bronze, silver
     # For everyone (no tier) it is the multiplier of the UTC date, as before.
     assert rules.seasonal_multiplier_at(moment) == rules.seasonal_multiplier(moment.date())
     assert rules.seasonal_multiplier_at(moment) == Decimal(bronze)
+    # Under the default rules early access is off: every tier earns as everyone.
+    default = ProgramRules()
+    assert {default.seasonal_multiplier_at(moment, t) for t in ("Silver", "Gold")} == {
+        Decimal(bronze)
+    }
 
 
 def test_a_window_without_early_access_opens_for_every_tier_at_once():
@@ -224,9 +230,10 @@ def test_a_window_without_early_access_opens_for_every_tier_at_once():
 
 
 def test_early_access_reaches_across_new_year():
-    rules = load_rules(
-        '{"seasonalMultipliers": [{"name": "new-year", "start": "01-01", "end": "01-02",'
-        ' "multiplier": "1.5"}]}'
+    rules = early_access_rules(
+        seasonalMultipliers=[
+            {"name": "new-year", "start": "01-01", "end": "01-02", "multiplier": "1.5"}
+        ]
     )
     assert rules.seasonal_multiplier_at(_at("2026-12-30T00:00:00Z"), "Gold") == Decimal("1.5")
     assert rules.seasonal_multiplier_at(_at("2026-12-30T00:00:00Z"), "Silver") == Decimal(1)

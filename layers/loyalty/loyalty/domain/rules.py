@@ -159,10 +159,13 @@ def _is_leap(year: int) -> bool:
 # The tiers' benefits as data when a document leaves them out (documents written before
 # they existed stay valid and keep what their tiers' words promise): (memberDiscountPercent,
 # earlyAccessHours) by tier; freeShippingThreshold is none and earningMultiplier 1 for all.
+# Early access is opt-in (0 hours by default): the contract's seasonal double points are for
+# orders placed in the windows themselves, so a head start changes what members earn and is
+# the operator's decision (e.g. Silver 24, Gold 48).
 _TIER_BENEFIT_DEFAULTS: dict[str, tuple[int, int]] = {
     "Bronze": (0, 0),
-    "Silver": (0, 24),
-    "Gold": (15, 48),
+    "Silver": (0, 0),
+    "Gold": (15, 0),
 }
 
 
@@ -268,7 +271,6 @@ def _default_tiers() -> list[TierRule]:
             name="Silver",
             min_points=1001,
             benefits=["Early access to sales", "Priority support"],
-            early_access_hours=24,
         ),
         TierRule(
             name="Gold",
@@ -280,7 +282,6 @@ def _default_tiers() -> list[TierRule]:
                 "Personalised recommendations",
             ],
             member_discount_percent=15,
-            early_access_hours=48,
         ),
     ]
 
