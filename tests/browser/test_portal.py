@@ -678,7 +678,9 @@ def test_my_coupons_lists_every_coupon_with_what_it_gives_and_its_status_in_word
             used = redeem_coupon(stack, member_id, "free-shipping")
             voided = redeem_coupon(stack, member_id, "free-shipping")
             status, body = admin_api.call(
-                "POST", f"coupons/{used}/redemptions", {"orderId": "o-coupons", "memberId": member_id}
+                "POST",
+                f"coupons/{used}/redemptions",
+                {"orderId": "o-coupons", "memberId": member_id},
             )
             assert status == 200, body
             status, body = admin_api.call("POST", f"coupons/{voided}/void", {"reason": "test"})
@@ -699,7 +701,9 @@ def test_my_coupons_lists_every_coupon_with_what_it_gives_and_its_status_in_word
             items = page.locator("#coupons li.coupon")
             expect(items).to_have_count(len(coupons))
             # Newest first, as the API lists them.
-            assert [i.get_attribute("data-code") for i in items.all()] == [c["code"] for c in coupons]
+            assert [i.get_attribute("data-code") for i in items.all()] == [
+                c["code"] for c in coupons
+            ]
             for coupon in coupons:
                 item = coupon_item(page, coupon["code"])
                 expect(item.locator("h3")).to_have_text(coupon["rewardName"])
@@ -747,9 +751,9 @@ def test_my_coupons_says_when_there_are_none_and_shows_a_new_one_at_once(
     items = page.locator("#coupons li.coupon")
     expect(items).to_have_count(1)
     expect(items.first).to_have_attribute("data-code", code.inner_text())
-    coupon = Api(stack.base_url, stack.mint_token(member_id)).get(
-        f"members/{member_id}/coupons"
-    )["items"][0]
+    coupon = Api(stack.base_url, stack.mint_token(member_id)).get(f"members/{member_id}/coupons")[
+        "items"
+    ][0]
     expect(items.first.locator(".coupon-status")).to_have_text(
         f"Active until {day(coupon['expiresAt'])}"
     )
@@ -788,9 +792,7 @@ def test_copying_a_coupon_from_my_coupons_with_the_keyboard_alone(
         page.context.close()
 
 
-def test_copying_from_my_coupons_says_what_to_do_when_copying_fails(
-    page: Any, stack: Any
-) -> None:
+def test_copying_from_my_coupons_says_what_to_do_when_copying_fails(page: Any, stack: Any) -> None:
     member_id = member_with_points(stack, "list-copy-fails", 600)
     code = redeem_coupon(stack, member_id, "free-shipping")
     page.add_init_script(FAILING_CLIPBOARD)
