@@ -211,6 +211,9 @@ def open_member(page: Any, stack: Any, member_id: str) -> None:
     find(page, "Member id", member_id)
     expect(page.get_by_role("heading", name=f"Member {member_id}")).to_be_visible()
     expect(page.locator("#ledger tbody tr").first).to_be_visible()
+    # The lookup ends (ledger, referrals and coupons loaded) by focusing the member: wait for
+    # it, or it takes the focus from whatever the test focuses next.
+    expect(page.locator("#member")).to_be_focused()
 
 
 def review_adjustment(page: Any, points: str, reason: str) -> None:
