@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -210,6 +211,9 @@ def open_member(page: Any, stack: Any, member_id: str) -> None:
     find(page, "Member id", member_id)
     expect(page.get_by_role("heading", name=f"Member {member_id}")).to_be_visible()
     expect(page.locator("#ledger tbody tr").first).to_be_visible()
+    # The lookup ends (ledger, referrals and coupons loaded) by focusing the member: wait for
+    # it, or it takes the focus from whatever the test focuses next.
+    expect(page.locator("#member")).to_be_focused()
 
 
 def review_adjustment(page: Any, points: str, reason: str) -> None:
@@ -755,6 +759,234 @@ def test_every_table_and_chart_reads_on_a_phone(browser: Any, stack: Any, axe_sc
         )
         assert sizes and min(sizes) >= 11, f"chart text of {min(sizes):.1f}px on a phone"
 
+        assert axe_violations(phone, axe_script) == []
+        assert phone.errors == []
+    finally:
+        phone.context.close()
+
+
+# ---- coupons ----------------------------------------------------------------------------------
+
+
+def member_with_coupons(
+    stack: Any, admin_api: Api, member_id: str, rewards: list[str], points: int = 5000
+) -> list[str]:
+    """A new member given `points`, who redeems `rewards` (through the API); their codes."""
+    enroll(admin_api, member_id)
+    give(admin_api, member_id, points)
+    member = Api(stack.base_url, stack.mint_token(member_id))
+    codes = []
+    for reward_id in rewards:
+        status, body = member.redeem(member_id, reward_id)
+        assert status == 201, body
+        codes.append(body["couponCode"])
+    return codes
+
+
+def use_coupon(admin_api: Api, code: str, member_id: str, order_id: str) -> None:
+    status, body = admin_api.call(
+        "POST", f"coupons/{code}/redemptions", {"orderId": order_id, "memberId": member_id}
+    )
+    assert status == 200, body
+
+
+def coupon_row(page: Any, code: str) -> Any:
+    return page.locator(f'#coupons-table tbody tr[data-code="{code}"]')
+
+
+def cell(row: Any, label: str) -> Any:
+    return row.locator(f'td[data-label="{label}"]')
+
+
+def medium_date(iso: str) -> str:
+    """A date as the console shows it (en-US, dateStyle "medium", UTC)."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{moment:%b} {moment.day}, {moment.year}"
+
+
+def void_posts(page: Any) -> list[Any]:
+    posts: list[Any] = []
+    page.on(
+        "request",
+        lambda request: (
+            posts.append(request)
+            if request.method == "POST" and request.url.endswith("/void")
+            else None
+        ),
+    )
+    return posts
+
+
+def test_a_members_coupons_are_listed_with_their_status_and_dates(
+    page: Any, stack: Any, admin_api: Api
+) -> None:
+    active, used = member_with_coupons(
+        stack, admin_api, "coupon-list", ["discount-10", "free-shipping"]
+    )
+    use_coupon(admin_api, used, "coupon-list", "o-list-1")
+    coupons = admin_api.get("members/coupon-list/coupons")["items"]
+    open_member(page, stack, "coupon-list")
+
+    rows = page.locator("#coupons-table tbody tr")
+    expect(rows).to_have_count(2)
+    assert [r.get_attribute("data-code") for r in rows.all()] == [c["code"] for c in coupons]
+    for coupon in coupons:
+        row = coupon_row(page, coupon["code"])
+        expect(cell(row, "Code")).to_have_text(coupon["code"])
+        expect(cell(row, "Reward")).to_have_text(coupon["rewardName"])
+        expect(cell(row, "Points")).to_have_text(f"{coupon['points']:,}")
+        expect(cell(row, "Issued").locator("time")).to_have_attribute(
+            "datetime", coupon["issuedAt"]
+        )
+    row = coupon_row(page, active)
+    expect(cell(row, "Status")).to_have_text("Active")
+    by_code = {c["code"]: c for c in coupons}
+    expect(cell(row, "Until / on")).to_contain_text(
+        f"Expires {medium_date(by_code[active]['expiresAt'])}"
+    )
+    expect(row.get_by_role("button", name=f"Void {active}")).to_be_enabled()
+    row = coupon_row(page, used)
+    expect(cell(row, "Status")).to_have_text("Used")
+    expect(cell(row, "Until / on")).to_contain_text(
+        re.compile(rf"^Used {re.escape(medium_date(by_code[used]['usedAt']))}.*\(order o-list-1\)$")
+    )
+    expect(row.get_by_role("button")).to_have_count(0)
+
+
+def test_voiding_a_coupon_is_confirmed_returns_the_points_and_a_double_click_voids_once(
+    page: Any, stack: Any, admin_api: Api, axe_script: Path
+) -> None:
+    (code,) = member_with_coupons(stack, admin_api, "coupon-void", ["discount-10"])
+    before = admin_api.member("coupon-void")["balance"]
+    posts = void_posts(page)
+    open_member(page, stack, "coupon-void")
+    row = coupon_row(page, code)
+
+    row.get_by_role("button", name=f"Void {code}").click()
+
+    expect(page.locator("#void-summary")).to_contain_text(
+        f"Void coupon {code} (10% off your next order) of coupon-void? 1,000 points go back"
+    )
+    reason = page.get_by_label(re.compile("^Void reason"))
+    expect(reason).to_be_focused()
+    expect(reason).to_have_accessible_description(re.compile("1,000 points go back"))
+    assert axe_violations(page, axe_script) == []
+    assert posts == [], "nothing is voided before the confirmation"
+    reason.fill("order cancelled")
+
+    page.get_by_role("button", name="Confirm void").dblclick()
+
+    message = page.locator("#coupons-message")
+    expect(message).to_have_text(f"Coupon {code} voided: 1,000 points returned.")
+    expect(message).to_be_focused()
+    expect(fact(page, "#member-facts", "Balance")).to_have_text(f"{before + 1000:,}")
+    expect(cell(row, "Status")).to_have_text("Voided")
+    expect(row.get_by_role("button")).to_have_count(0)
+    expect(page.locator("#ledger tbody tr").first).to_contain_text("coupon-voided:discount-10")
+    expect(page.locator("#void-confirm")).to_be_hidden()
+    assert admin_api.member("coupon-void")["balance"] == before + 1000
+    assert len(posts) == 1, [p.url for p in posts]
+    assert json.loads(posts[0].post_data) == {"reason": "order cancelled"}
+    assert axe_violations(page, axe_script) == []
+
+
+def test_voiding_a_coupon_used_meanwhile_is_refused_in_words(
+    page: Any, stack: Any, admin_api: Api, axe_script: Path
+) -> None:
+    (code,) = member_with_coupons(stack, admin_api, "coupon-used", ["free-shipping"])
+    before = admin_api.member("coupon-used")["balance"]
+    open_member(page, stack, "coupon-used")
+    coupon_row(page, code).get_by_role("button", name=f"Void {code}").click()
+    # Meanwhile the shop's checkout uses the coupon.
+    use_coupon(admin_api, code, "coupon-used", "o-used-1")
+    used = admin_api.get("members/coupon-used/coupons")["items"][0]
+    status, refusal = admin_api.call("POST", f"coupons/{code}/void", {})
+    assert status == 409, refusal
+
+    page.get_by_role("button", name="Confirm void").click()
+
+    message = page.locator("#coupons-message")
+    expect(message).to_have_text(
+        f"Not voided: coupon {code} cannot be voided because it was used on "
+        f"{medium_date(used['usedAt'])} for order o-used-1: its discount was given. "
+        f"No points went back. ({refusal['message']})"
+    )
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+    expect(cell(coupon_row(page, code), "Status")).to_have_text("Used")
+    expect(coupon_row(page, code).get_by_role("button")).to_have_count(0)
+    expect(fact(page, "#member-facts", "Balance")).to_have_text(f"{before:,}")
+    assert admin_api.member("coupon-used")["balance"] == before
+    assert axe_violations(page, axe_script) == []
+
+
+def test_a_void_says_which_points_had_expired_since(page: Any, stack: Any, admin_api: Api) -> None:
+    """The words for a void some of whose points had expired since the redemption. Producing
+    one for real takes the expiry job a year later on this module's shared stack (it would
+    expire the seeded members' points too): the API's answer is stubbed here; the domain and
+    local-stack tests cover the computation."""
+    (code,) = member_with_coupons(stack, admin_api, "coupon-late", ["discount-10"])
+    coupon = admin_api.get("members/coupon-late/coupons")["items"][0]
+    answer = {
+        "coupon": coupon | {"status": "voided", "voidedAt": coupon["issuedAt"]},
+        "pointsReturned": 700,
+        "pointsExpired": 300,
+    }
+    page.route(
+        re.compile(r"/coupons/[^/]+/void$"),
+        lambda route: route.fulfill(status=200, json=answer),
+    )
+    open_member(page, stack, "coupon-late")
+
+    coupon_row(page, code).get_by_role("button", name=f"Void {code}").click()
+    page.get_by_role("button", name="Confirm void").click()
+
+    expect(page.locator("#coupons-message")).to_have_text(
+        f"Coupon {code} voided: 700 points returned. 300 points had expired since and stay expired."
+    )
+
+
+def test_the_coupons_read_on_a_phone(
+    browser: Any, stack: Any, admin_api: Api, axe_script: Path
+) -> None:
+    active, used = member_with_coupons(
+        stack, admin_api, "coupon-phone", ["discount-10", "free-shipping"]
+    )
+    use_coupon(admin_api, used, "coupon-phone", "o-phone-1")
+    phone = new_page(browser, PHONE)
+    try:
+        open_member(phone, stack, "coupon-phone")
+        rows = phone.locator("#coupons-table tbody tr")
+        expect(rows).to_have_count(2)
+        overflow = phone.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
+        scroll = phone.locator("#coupons-table").evaluate(
+            "t => { const box = t.closest('.table-scroll');"
+            " return box.scrollWidth - box.clientWidth; }"
+        )
+        assert scroll <= 0, f"the coupons table scrolls sideways by {scroll}px"
+        for row in rows.all():
+            row.scroll_into_view_if_needed()
+            for td in row.locator("td").all():
+                box = td.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (
+                    td.get_attribute("data-label"),
+                    box,
+                )
+        # Each row is a card of "label: value" lines.
+        label = cell(coupon_row(phone, active), "Status").evaluate(
+            "td => getComputedStyle(td, '::before').content"
+        )
+        assert label == '"Status"', label
+        void = coupon_row(phone, active).get_by_role("button", name=f"Void {active}")
+        assert void.bounding_box()["height"] >= 44
+        void.click()
+        expect(phone.get_by_role("button", name="Confirm void")).to_be_visible()
+        overflow = phone.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the confirmation scrolls sideways by {overflow}px on a phone"
         assert axe_violations(phone, axe_script) == []
         assert phone.errors == []
     finally:

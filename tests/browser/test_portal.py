@@ -5,6 +5,9 @@ stack and run in order: the redemptions spend alice's points."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -544,7 +547,8 @@ def test_copy_code_says_what_to_do_when_copying_fails(
     code = page.locator("#coupon-code")
     expect(code).to_have_text(re.compile(r"\S{4,}"))
 
-    page.get_by_role("button", name="Copy code").click()
+    # exact: the coupon's own "Copy code <code>" in My coupons is another button.
+    page.get_by_role("button", name="Copy code", exact=True).click()
 
     said = page.locator("#redeem-result .coupon-row [aria-live]")
     expect(said).to_contain_text("Select the code and copy it")
@@ -610,7 +614,7 @@ def test_redeeming_and_copying_a_coupon_with_the_keyboard_alone(
         expect(code).to_have_text(re.compile(r"\S{4,}"))
         expect(page.locator("#redeem-result")).to_be_focused()
         page.keyboard.press("Tab")
-        expect(page.get_by_role("button", name="Copy code")).to_be_focused()
+        expect(page.get_by_role("button", name="Copy code", exact=True)).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.locator("#redeem-result .coupon-row [aria-live]")).to_have_text("Copied.")
         assert page.evaluate("window.copiedTexts") == [code.inner_text()]
@@ -618,3 +622,184 @@ def test_redeeming_and_copying_a_coupon_with_the_keyboard_alone(
         assert page.errors == []
     finally:
         page.context.close()
+
+
+# ---- My coupons -------------------------------------------------------------------------------
+
+
+def day(iso: str) -> str:
+    """A date as the page shows it to an en-US member in UTC (dateStyle "medium")."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{moment:%b} {moment.day}, {moment.year}"
+
+
+def coupon_words(coupon: dict[str, Any]) -> str:
+    return {
+        "active": lambda: f"Active until {day(coupon['expiresAt'])}",
+        "used": lambda: f"Used on {day(coupon['usedAt'])}",
+        "voided": lambda: f"Voided on {day(coupon['voidedAt'])}",
+        "expired": lambda: f"Expired on {day(coupon['expiresAt'])}",
+    }[coupon["status"]]()
+
+
+@contextmanager
+def days_later(stack: Any, days: int) -> Iterator[None]:
+    """The stack's pinned clock moved on `days` days, then back (the tokens keep the wall clock)."""
+    stack.clock.start += timedelta(days=days)
+    try:
+        yield
+    finally:
+        stack.clock.start -= timedelta(days=days)
+
+
+def redeem_coupon(stack: Any, member_id: str, reward_id: str) -> str:
+    status, body = Api(stack.base_url, stack.mint_token(member_id)).redeem(member_id, reward_id)
+    assert status == 201, body
+    return str(body["couponCode"])
+
+
+def coupon_item(page: Any, code: str) -> Any:
+    return page.locator(f'#coupons li.coupon[data-code="{code}"]')
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_my_coupons_lists_every_coupon_with_what_it_gives_and_its_status_in_words(
+    browser: Any, stack: Any, admin_api: Api, viewport: dict[str, int], axe_script: Path
+) -> None:
+    member_id = member_with_points(stack, f"coupons-{viewport['width']}", 3000)
+    program = admin_api.get("admin/program")
+    validity = int(program.get("couponValidityDays", 90))
+    expired = redeem_coupon(stack, member_id, "free-shipping")
+    page = open_page(browser, viewport)
+    # The first coupon's validity runs out: the other three are issued after it.
+    with days_later(stack, validity + 1):
+        try:
+            discount = redeem_coupon(stack, member_id, "discount-10")
+            used = redeem_coupon(stack, member_id, "free-shipping")
+            voided = redeem_coupon(stack, member_id, "free-shipping")
+            status, body = admin_api.call(
+                "POST",
+                f"coupons/{used}/redemptions",
+                {"orderId": "o-coupons", "memberId": member_id},
+            )
+            assert status == 200, body
+            status, body = admin_api.call("POST", f"coupons/{voided}/void", {"reason": "test"})
+            assert status == 200, body
+            coupons = Api(stack.base_url, stack.mint_token(member_id)).get(
+                f"members/{member_id}/coupons"
+            )["items"]
+            by_code = {c["code"]: c for c in coupons}
+            assert [by_code[c]["status"] for c in (expired, discount, used, voided)] == [
+                "expired",
+                "active",
+                "used",
+                "voided",
+            ]
+
+            sign_in(page, stack, member_id)
+
+            items = page.locator("#coupons li.coupon")
+            expect(items).to_have_count(len(coupons))
+            # Newest first, as the API lists them.
+            assert [i.get_attribute("data-code") for i in items.all()] == [
+                c["code"] for c in coupons
+            ]
+            for coupon in coupons:
+                item = coupon_item(page, coupon["code"])
+                expect(item.locator("h3")).to_have_text(coupon["rewardName"])
+                expect(item.locator(".coupon-status")).to_have_text(coupon_words(coupon))
+                expect(item.locator("code")).to_have_text(coupon["code"])
+                copy = item.get_by_role("button", name=f"Copy code {coupon['code']}")
+                expect(copy).to_have_count(1 if coupon["status"] == "active" else 0)
+            expect(coupon_item(page, discount).locator(".coupon-gives")).to_have_text("10% off")
+            # "Free shipping" is the reward's name already: not said twice.
+            expect(coupon_item(page, used).locator(".coupon-gives")).to_have_count(0)
+
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+            card = page.locator('section[aria-labelledby="coupons-title"]')
+            spill = card.evaluate("node => node.scrollWidth - node.clientWidth")
+            assert spill <= 0, f"the coupons card overflows by {spill}px"
+            for button in card.get_by_role("button").all():
+                box = button.bounding_box()
+                assert box["height"] >= 44, box
+            assert_no_axe_violations(page, axe_script)
+            assert page.errors == []
+        finally:
+            page.context.close()
+
+
+def test_my_coupons_says_when_there_are_none_and_shows_a_new_one_at_once(
+    page: Any, stack: Any, axe_script: Path
+) -> None:
+    member_id = member_with_points(stack, "first-coupon", 600)
+    sign_in(page, stack, member_id)
+    coupons = page.locator("#coupons")
+    expect(coupons).to_have_attribute("aria-busy", "false")
+    expect(coupons).to_have_text(
+        "You have no coupons yet. Redeem a reward and its coupon appears here."
+    )
+    assert_no_axe_violations(page, axe_script)
+    page.evaluate("window.notReloaded = true")
+
+    page.get_by_role("button", name=re.compile("^Redeem Free shipping")).click()
+
+    code = page.locator("#coupon-code")
+    expect(code).to_have_text(re.compile(r"\S{4,}"))
+    items = page.locator("#coupons li.coupon")
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-code", code.inner_text())
+    coupon = Api(stack.base_url, stack.mint_token(member_id)).get(f"members/{member_id}/coupons")[
+        "items"
+    ][0]
+    expect(items.first.locator(".coupon-status")).to_have_text(
+        f"Active until {day(coupon['expiresAt'])}"
+    )
+    assert page.evaluate("window.notReloaded") is True
+    assert_no_axe_violations(page, axe_script)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_copying_a_coupon_from_my_coupons_with_the_keyboard_alone(
+    browser: Any, stack: Any, viewport: dict[str, int], axe_script: Path
+) -> None:
+    member_id = member_with_points(stack, f"list-keys-{viewport['width']}", 1200)
+    older = redeem_coupon(stack, member_id, "free-shipping")
+    newer = redeem_coupon(stack, member_id, "free-shipping")
+    page = open_page(browser, viewport)
+    try:
+        page.add_init_script(RECORDING_CLIPBOARD)
+        page.goto(stack.portal_url)
+        expect(page.get_by_label("Member id")).to_be_visible()
+        page.get_by_label("Member id").focus()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(member_id)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Your points")).to_be_focused()
+
+        tab_to(page, f"Copy code {older}")
+        page.keyboard.press("Enter")
+
+        said = coupon_item(page, older).locator("[aria-live]")
+        expect(said).to_have_text("Copied.")
+        assert page.evaluate("window.copiedTexts") == [older]
+        expect(coupon_item(page, newer).locator("[aria-live]")).to_have_text("")
+        assert_no_axe_violations(page, axe_script)
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_copying_from_my_coupons_says_what_to_do_when_copying_fails(page: Any, stack: Any) -> None:
+    member_id = member_with_points(stack, "list-copy-fails", 600)
+    code = redeem_coupon(stack, member_id, "free-shipping")
+    page.add_init_script(FAILING_CLIPBOARD)
+    sign_in(page, stack, member_id)
+
+    coupon_item(page, code).get_by_role("button", name=f"Copy code {code}").click()
+
+    said = coupon_item(page, code).locator("[aria-live]")
+    expect(said).to_contain_text("Select the code and copy it")
+    assert page.evaluate("window.getSelection().toString()") == code

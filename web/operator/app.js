@@ -1,4 +1,5 @@
-// Operator console: members (lookup, ledger, referrals, point adjustments, export, erasure),
+// Operator console: members (lookup, ledger, referrals, point adjustments, coupons and their
+// void, export, erasure),
 // rewards, program rules, the audit trail and the program dashboard (GET /admin/kpis).
 // Static, no framework; every API text goes into the page through textContent.
 
@@ -29,6 +30,8 @@ const state = {
   page: 0,
   ledgerBusy: false,
   adjustment: null, // {points, reason, key} while the confirmation is shown or the request runs
+  coupons: [],
+  voiding: null, // {coupon, sending} while a void's confirmation is shown or its request runs
   rewards: [],
   program: null, // the document as last loaded (its version is the one a save is based on)
   audit: [],
@@ -90,6 +93,10 @@ function sessionEnded(error) {
   if (error.status !== 401) return false;
   signedOut("Your session has ended. Please sign in again.");
   return true;
+}
+
+function pointsText(n) {
+  return `${numbers.format(n)} ${Math.abs(n) === 1 ? "point" : "points"}`;
 }
 
 function say(node, text, kind = "") {
@@ -179,14 +186,16 @@ async function loadReferrals() {
 function showMember(member) {
   renderMember(member);
   resetAdjustment();
+  resetVoid();
   say($("adjust-message"), "");
+  say($("coupons-message"), "");
   say($("privacy-message"), "");
   $("erase-confirm").value = "";
   $("erase-member").disabled = true;
   $("member").hidden = false;
   state.cursors = [null];
   state.page = 0;
-  return Promise.all([loadLedger(), loadReferrals()]);
+  return Promise.all([loadLedger(), loadReferrals(), loadCoupons()]);
 }
 
 // While a page loads, the pager buttons stay enabled but inert (aria-disabled): disabling the
@@ -355,6 +364,155 @@ async function confirmAdjustment() {
       // Network or server trouble: the same key may be retried safely.
       $("adjust-go").disabled = false;
       say(message, `The adjustment may not have been made: ${error.message} Confirm again to retry; it will not be applied twice.`, "error");
+    }
+  }
+}
+
+// ---- coupons ----------------------------------------------------------------------------
+
+const COUPON_STATUS = { active: "Active", used: "Used", voided: "Voided", expired: "Expired" };
+
+function couponEnd(coupon) {
+  const at = (iso) => utcDateTime.format(new Date(iso));
+  if (coupon.status === "used" && coupon.usedAt) {
+    return `Used ${at(coupon.usedAt)}${coupon.usedByOrder ? ` (order ${coupon.usedByOrder})` : ""}`;
+  }
+  if (coupon.status === "voided" && coupon.voidedAt) return `Voided ${at(coupon.voidedAt)}`;
+  if (!coupon.expiresAt) return "—";
+  return `${coupon.status === "expired" ? "Expired" : "Expires"} ${at(coupon.expiresAt)}`;
+}
+
+function couponRow(coupon) {
+  const actions = el("td", { "data-label": "Actions" });
+  if (coupon.status === "active") {
+    const button = el("button", {
+      type: "button",
+      text: "Void",
+      "aria-label": `Void ${coupon.code}`,
+      "data-void": coupon.code,
+    });
+    button.disabled = Boolean(state.voiding && state.voiding.sending && state.voiding.coupon.code === coupon.code);
+    button.addEventListener("click", () => reviewVoid(coupon));
+    actions.append(el("div", { class: "row-actions" }, button));
+  } else {
+    actions.textContent = "—";
+  }
+  return el(
+    "tr",
+    { "data-code": coupon.code, "data-status": coupon.status },
+    el("td", { "data-label": "Code" }, el("code", { text: coupon.code })),
+    el("td", { "data-label": "Reward", text: coupon.rewardName || coupon.rewardId }),
+    el("td", { "data-label": "Status", text: COUPON_STATUS[coupon.status] || coupon.status }),
+    el(
+      "td",
+      { "data-label": "Issued" },
+      el("time", { dateTime: coupon.issuedAt, text: utcDateTime.format(new Date(coupon.issuedAt)) }),
+    ),
+    el("td", { "data-label": "Until / on", text: couponEnd(coupon) }),
+    el("td", { "data-label": "Points", class: "num", text: numbers.format(coupon.points) }),
+    actions,
+  );
+}
+
+async function loadCoupons() {
+  const table = $("coupons-table");
+  const body = table.tBodies[0];
+  table.setAttribute("aria-busy", "true");
+  try {
+    state.coupons = (await api(`members/${encodeURIComponent(state.memberId)}/coupons`)).items;
+    body.replaceChildren(...state.coupons.map(couponRow));
+    if (!state.coupons.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 7, text: "No coupons." })));
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    state.coupons = [];
+    body.replaceChildren(el("tr", {}, el("td", { colSpan: 7, text: `The coupons are unavailable: ${error.message}` })));
+  } finally {
+    table.setAttribute("aria-busy", "false");
+  }
+}
+
+function resetVoid() {
+  state.voiding = null;
+  $("void-confirm").hidden = true;
+  $("void-go").disabled = false;
+  $("void-reason").value = "";
+}
+
+function reviewVoid(coupon) {
+  resetVoid();
+  say($("coupons-message"), "");
+  state.voiding = { coupon, sending: false };
+  $("void-summary").textContent =
+    `Void coupon ${coupon.code} (${coupon.rewardName || coupon.rewardId}) of ${state.memberId}? ` +
+    `${pointsText(coupon.points)} go back to the balance, as if it had never been redeemed; any of them ` +
+    "taken from points that have expired since stay expired. The code stops working at the checkout.";
+  $("void-confirm").hidden = false;
+  $("void-reason").focus();
+}
+
+function voidButton(code) {
+  return document.querySelector(`#coupons-table button[data-void="${CSS.escape(code)}"]`);
+}
+
+async function confirmVoid(event) {
+  event.preventDefault();
+  const voiding = state.voiding;
+  if (!voiding || voiding.sending) return;
+  voiding.sending = true;
+  const { code } = voiding.coupon;
+  // Both buttons stay disabled while the request runs: a double click voids once (and the API
+  // answers a repeated void the same anyway).
+  $("void-go").disabled = true;
+  const row = voidButton(code);
+  if (row) row.disabled = true;
+  const message = $("coupons-message");
+  const reason = $("void-reason").value.trim();
+  say(message, `Voiding ${code}…`);
+  try {
+    const result = await api(`coupons/${encodeURIComponent(code)}/void`, {
+      method: "POST",
+      body: reason ? { reason } : {},
+    });
+    resetVoid();
+    let text = `Coupon ${code} voided: ${pointsText(result.pointsReturned)} returned.`;
+    if (result.pointsExpired) {
+      text += ` ${pointsText(result.pointsExpired)} had expired since and stay expired.`;
+    }
+    say(message, text, "success");
+    message.focus();
+    // The balance, the ledger (its coupon-voided entry) and the coupon's status all changed.
+    state.cursors = [null];
+    state.page = 0;
+    await Promise.all([
+      api(`members/${encodeURIComponent(state.memberId)}`).then(renderMember),
+      loadLedger(),
+      loadCoupons(),
+    ]).catch((error) => {
+      if (!sessionEnded(error)) setStatus(error.message);
+    });
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    if (error.status === 409 || error.status === 404) {
+      // Refused: show the coupon as it is now, and why in words.
+      resetVoid();
+      await loadCoupons();
+      const now = state.coupons.find((c) => c.code === code);
+      let why = error.status === 404 ? "it was not found" : "it was used or has expired";
+      if (now && now.status === "used") {
+        why =
+          `it was used${now.usedAt ? ` on ${utcDate.format(new Date(now.usedAt))}` : ""}` +
+          `${now.usedByOrder ? ` for order ${now.usedByOrder}` : ""}: its discount was given`;
+      } else if (now && now.status === "expired") {
+        why = `it expired${now.expiresAt ? ` on ${utcDate.format(new Date(now.expiresAt))}` : ""}: its points are not returned`;
+      }
+      say(message, `Not voided: coupon ${code} cannot be voided because ${why}. No points went back. (${error.message})`, "error");
+      message.focus();
+    } else {
+      // Network or server trouble: voiding again is safe (a repeated void answers the same).
+      voiding.sending = false;
+      $("void-go").disabled = false;
+      if (row) row.disabled = false;
+      say(message, `The coupon may not have been voided: ${error.message} Confirm again to retry; the points go back once.`, "error");
     }
   }
 }
@@ -926,6 +1084,13 @@ async function main() {
     $("adjust-points").focus();
   });
   for (const id of ["adjust-points", "adjust-reason"]) $(id).addEventListener("input", () => resetAdjustment());
+  $("void-confirm").addEventListener("submit", confirmVoid);
+  $("void-cancel").addEventListener("click", () => {
+    const code = state.voiding && state.voiding.coupon.code;
+    resetVoid();
+    const button = code && voidButton(code);
+    if (button) button.focus();
+  });
   $("export-member").addEventListener("click", exportMember);
   $("erase-confirm").addEventListener("input", () => {
     $("erase-member").disabled = $("erase-confirm").value !== state.memberId;

@@ -656,17 +656,25 @@ async function saveProfile() {
 
 // ---- redemption -------------------------------------------------------------------------
 
-function showCoupon(redemption, reward) {
-  const box = $("redeem-result");
-  const code = el("code", { class: "coupon-code", id: "coupon-code", text: redemption.couponCode });
+// A "Copy code" button and the live text that says whether it worked: "Copied." only when the
+// code reached the clipboard; otherwise the code is left selected, with how to copy it by hand.
+function copyCodeControls(text, source, label) {
   const copied = el("span", { class: "muted", "aria-live": "polite" });
   const copy = el("button", { type: "button", text: "Copy code" });
+  if (label) copy.setAttribute("aria-label", label);
   copy.addEventListener("click", async () => {
     copied.textContent = "";
-    copied.textContent = (await copyText(redemption.couponCode, code))
+    copied.textContent = (await copyText(text, source))
       ? "Copied."
       : "Copying did not work here. Select the code and copy it (Ctrl+C, or Command+C on a Mac).";
   });
+  return [copy, copied];
+}
+
+function showCoupon(redemption, reward) {
+  const box = $("redeem-result");
+  const code = el("code", { class: "coupon-code", id: "coupon-code", text: redemption.couponCode });
+  const [copy, copied] = copyCodeControls(redemption.couponCode, code);
   box.className = "result success";
   box.replaceChildren(
     el("h3", { text: `${reward.name}: your coupon code` }),
@@ -676,6 +684,75 @@ function showCoupon(redemption, reward) {
     }),
   );
   box.focus();
+}
+
+// ---- coupons ----------------------------------------------------------------------------
+
+function couponGives(coupon) {
+  if (coupon.kind === "discount" && coupon.discountPercent != null) {
+    return `${numbers.format(coupon.discountPercent)}% off`;
+  }
+  if (coupon.kind === "free_shipping") return "Free shipping";
+  if (coupon.kind === "product") return "A free product";
+  return null;
+}
+
+function couponStatus(coupon) {
+  // The expiry is a UTC instant like the points' expiry dates; used and voided are moments.
+  const until = (iso) => utcDate.format(new Date(iso));
+  const on = (iso) => localDate.format(new Date(iso));
+  switch (coupon.status) {
+    case "active":
+      return coupon.expiresAt ? `Active until ${until(coupon.expiresAt)}` : "Active";
+    case "used":
+      return coupon.usedAt ? `Used on ${on(coupon.usedAt)}` : "Used";
+    case "voided":
+      return coupon.voidedAt ? `Voided on ${on(coupon.voidedAt)}` : "Voided";
+    case "expired":
+      return coupon.expiresAt ? `Expired on ${until(coupon.expiresAt)}` : "Expired";
+    default:
+      return String(coupon.status);
+  }
+}
+
+function couponItem(coupon) {
+  const name = coupon.rewardName || coupon.rewardId;
+  const gives = couponGives(coupon);
+  const code = el("code", { class: "coupon-code", text: coupon.code });
+  const row = el("p", { class: "coupon-row" }, code);
+  // Only an active coupon can still be used: only its code is worth copying.
+  if (coupon.status === "active") row.append(...copyCodeControls(coupon.code, code, `Copy code ${coupon.code}`));
+  return el(
+    "li",
+    { class: "coupon", "data-code": coupon.code, "data-status": coupon.status },
+    el("h3", { text: name }),
+    gives && gives.toLowerCase() !== String(name).toLowerCase() ? el("p", { class: "coupon-gives", text: gives }) : null,
+    el("p", { class: "coupon-status", text: couponStatus(coupon) }),
+    row,
+  );
+}
+
+async function loadCoupons() {
+  const list = $("coupons");
+  const message = $("coupons-message");
+  list.setAttribute("aria-busy", "true");
+  try {
+    const { items } = await api(memberPath("/coupons"));
+    message.hidden = true;
+    list.replaceChildren(...items.map(couponItem));
+    if (!items.length) {
+      list.replaceChildren(
+        el("li", { class: "muted", text: "You have no coupons yet. Redeem a reward and its coupon appears here." }),
+      );
+    }
+  } catch (error) {
+    if (error.status === 401) throw error;
+    list.replaceChildren();
+    message.textContent = `Your coupons could not be loaded. ${error.message}`;
+    message.hidden = false;
+  } finally {
+    list.setAttribute("aria-busy", "false");
+  }
 }
 
 function showRedeemError(message) {
@@ -712,9 +789,11 @@ async function redeem(reward) {
   }
   // The expiring points and the ledger changed too (or, after a refusal, the page's balance
   // or tier was stale): refresh them quietly.
-  await Promise.all([api(memberPath()).then(renderMember), redeemed ? loadActivity() : null]).catch(
-    () => {},
-  );
+  await Promise.all([
+    api(memberPath()).then(renderMember),
+    redeemed ? loadActivity() : null,
+    redeemed ? loadCoupons() : null,
+  ]).catch(() => {});
 }
 
 // ---- flow -------------------------------------------------------------------------------
@@ -763,7 +842,7 @@ async function showPortal() {
     $("profile-saved").textContent = "";
     $("portal").hidden = false;
     $("sign-out").hidden = false;
-    await loadActivity();
+    await Promise.all([loadActivity(), loadCoupons()]);
     setStatus("");
     return true;
   } catch (error) {
