@@ -13,10 +13,13 @@ from functions.admin_api import app as admin_app
 from tests.support.api import (
     PROMOTIONS,
     QUOTE,
+    USE_COUPON,
     all_activity,
+    coupon_request,
     enroll,
     order,
     play_orders,
+    redeem,
     request,
 )
 from tests.support.http import ADMIN, SERVICE, call, http_event, member_token
@@ -348,7 +351,30 @@ def test_a_quote_costs_one_read_for_a_member_and_none_for_a_guest(monkeypatch):
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     quote([line("1.00")], member_id="m-1")
-    assert calls == ["GetItem"]
+    assert calls == ["Query"]  # the profile and the coupons together
     calls.clear()
     quote([line("1.00")])
     assert calls == []
+
+
+def test_a_quote_lists_the_coupons_the_member_could_use(clock):
+    """Active ones only (not used, voided or expired), newest first; none for a guest."""
+    clock.set("2026-12-09T09:00:00Z")
+    play_orders(order("o-1", "m-1", "40.00", at="2026-12-01T10:00:00Z"))
+    codes = []
+    for key in ("a", "b", "c"):
+        reply = redeem("m-1", "free-shipping", key=key)
+        assert reply.status == 201, reply.body
+        codes.append(reply.body["couponCode"])
+        clock.advance(minutes=1)
+    used = coupon_request(USE_COUPON, codes[0], body={"orderId": "o-2", "memberId": "m-1"})
+    assert used.status == 200, used.body
+
+    body = quote([line("1.00")], member_id="m-1")
+
+    assert [c["code"] for c in body["coupons"]] == [codes[2], codes[1]]
+    assert {c["status"] for c in body["coupons"]} == {"active"}
+    assert body["coupons"][0]["kind"] == "free_shipping"
+    assert quote([line("1.00")])["coupons"] == []
+    later = quote([line("1.00")], member_id="m-1", at="2027-03-10T09:00:00Z")
+    assert later["coupons"] == []  # 90 days on, both have expired

@@ -701,6 +701,11 @@ class QuoteBody(ApiModel):
     free_shipping_threshold: MoneyText | None = Field(
         description="The tier's free-shipping threshold; null: none."
     )
+    coupons: list[CouponBody] = Field(
+        default_factory=list,
+        description="The member's coupons the order could use (active at `at`), newest first; "
+        "none for a guest.",
+    )
 
 
 class PromotionBody(ApiModel):

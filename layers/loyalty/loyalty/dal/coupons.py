@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.dal import keys
-from loyalty.dal.items import coupon_from_item, entry_item, item_key, to_ddb
-from loyalty.dal.table import TableAccess, put_action
+from loyalty.dal.items import coupon_from_item, entry_item, item_key, member_from_item, to_ddb
+from loyalty.dal.table import TableAccess, put_action, query_between
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.coupons import (
     Coupon,
@@ -22,6 +22,7 @@ from loyalty.domain.coupons import (
     coupon_next_action_at,
 )
 from loyalty.domain.errors import ConcurrentUpdate, CouponUnavailable, DuplicateEvent
+from loyalty.domain.ledger import MemberState
 
 
 def coupon_due_keys(member_id: str, code: str, expires_at: datetime | None) -> dict[str, str]:
@@ -53,6 +54,19 @@ class CouponStore(TableAccess):
             if item.get("itemType") == "redemption" and item.get("couponCode")
         ]
         return sorted(coupons, key=lambda c: (c.issued_at, c.code), reverse=True)
+
+    def get_member_with_coupons(self, member_id: str) -> tuple[MemberState | None, list[Coupon]]:
+        """The profile and the member's coupons in one Query (newest first)."""
+        member: MemberState | None = None
+        coupons: list[Coupon] = []
+        low, high = keys.PROFILE_TO_SPEND_RANGE
+        for item in query_between(self.client, self.table_name, member_id, low, high):
+            if item["SK"] == keys.PROFILE_SK:
+                member = member_from_item(item)
+            elif item.get("itemType") == "redemption" and item.get("couponCode"):
+                coupons.append(coupon_from_item(item))
+        coupons.sort(key=lambda c: (c.issued_at, c.code), reverse=True)
+        return member, coupons
 
     def _both(
         self, coupon: Coupon, update: str, values: dict[str, Any], condition: str

@@ -132,6 +132,9 @@ def coupon_pk(code: str) -> str:
 # Between these two sort keys lie exactly a member's lots and profile ("LOT#…" < "PROFILE"):
 # the member view reads both with one Query.
 VIEW_RANGE = (LOT_PREFIX, PROFILE_SK)
+# The profile and the redemptions (with their coupons) in one Query: what sorts between them
+# (referrals, review and share markers, schedules) is small and read along.
+PROFILE_TO_SPEND_RANGE = (PROFILE_SK, "SPEND$")  # "$" sorts right after "#"
 
 
 def order_pk(order_id: str) -> str:

@@ -53,6 +53,10 @@ class OrderLedger(Protocol):
 class MemberStore(Protocol):
     def get_member(self, member_id: str) -> MemberState | None: ...
 
+    def get_member_with_coupons(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[Coupon]]: ...
+
     def get_member_with_lots(
         self, member_id: str
     ) -> tuple[MemberState | None, list[PointsLot]]: ...

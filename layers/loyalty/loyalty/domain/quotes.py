@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from loyalty.domain.coupons import Coupon
 from loyalty.domain.ledger import MemberState, earning_tier, floor_points, purchase_rates
 from loyalty.domain.rules import ProgramRules, SeasonalWindow, TierName
 
@@ -59,6 +60,8 @@ class Quote:
     milestone_points: int
     member_discount_percent: int
     free_shipping_threshold: Decimal | None
+    # The member's coupons usable at `at` (active: issued, not expired), newest first.
+    coupons: tuple[Coupon, ...] = ()
 
     @property
     def total_points(self) -> int:
@@ -71,6 +74,7 @@ def quote_order(
     member: MemberState | None,
     lines: Sequence[CartLine],
     at: datetime,
+    coupons: Sequence[Coupon] = (),
 ) -> Quote:
     """What an order of `lines` placed at `at` would earn `member` (None: a guest, Bronze,
     whose first order it would be), as `plan_order_award` would award it."""
@@ -111,6 +115,7 @@ def quote_order(
         milestone_points=rules.order_milestone_points(order_number),
         member_discount_percent=benefits.member_discount_percent,
         free_shipping_threshold=benefits.free_shipping_threshold,
+        coupons=tuple(coupon for coupon in coupons if coupon.status_at(at) == "active"),
     )
 
 

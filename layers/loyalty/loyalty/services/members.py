@@ -113,11 +113,17 @@ class MemberService(RulesService[MemberStore]):
         return self._rules()
 
     def quote(self, member_id: str | None, lines: Sequence[CartLine], at: datetime | None) -> Quote:
-        """What an order of `lines` at `at` (default: now) would earn: one read (the member's
-        profile), none for a guest; nothing is written. An unknown member is quoted as a
-        guest (their first order would enroll them); an erased one is not found."""
-        member = self._known(member_id) if member_id is not None else None
-        return quote_order(self._rules(), member_id, member, lines, at or self._clock())
+        """What an order of `lines` at `at` (default: now) would earn, and which of the
+        member's coupons it could use: one read (the member's profile and coupons, one
+        Query), none for a guest; nothing is written. An unknown member is quoted as a guest
+        (their first order would enroll them); an erased one is not found."""
+        member, coupons = (
+            self._store.get_member_with_coupons(member_id) if member_id is not None else (None, [])
+        )
+        if member is not None and member.erased:
+            raise MemberNotFound(f"no member '{member_id}'")
+        when = at or self._clock()
+        return quote_order(self._rules(), member_id, member, lines, when, coupons)
 
     def promotions(self, member_id: str | None, tier: TierName | None) -> Promotions:
         """The promotions as `tier` sees them, or as the member's tier does (one read; an
