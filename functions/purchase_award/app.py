@@ -63,6 +63,14 @@ def record_handler(record: SQSRecord) -> None:
             reference=outcome.reference,
             capped_amount=str(outcome.capped_amount),
         )
+    if outcome.coupons_skipped:
+        # The order earned its points; these codes were not marked used (and why).
+        logger.warning(
+            "coupon codes of the order not used",
+            member_id=outcome.member_id,
+            reference=outcome.reference,
+            coupons=[f"{code}: {reason}" for code, reason in outcome.coupons_skipped],
+        )
     logger.info(
         "order message recorded",
         status=outcome.status,
@@ -71,6 +79,7 @@ def record_handler(record: SQSRecord) -> None:
         points=outcome.points,
         enrolled=outcome.enrolled,
         expired_points=outcome.expired_points,
+        coupons_used=list(outcome.coupons_used),
     )
 
 

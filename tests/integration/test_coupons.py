@@ -291,3 +291,84 @@ def test_a_void_returns_what_is_still_open_and_lets_the_rest_expire(clock, queue
     refund("o-1", "c-1", "10.00", at="2027-01-21T10:00:00Z")
     assert balance("c-1") == 200
     assert sum(e["points"] for e in all_activity("c-1")) == 200
+
+
+# ---- coupon codes on order messages ------------------------------------------------------
+
+
+def test_an_order_naming_a_coupon_marks_it_used_in_the_same_write_as_its_points(clock):
+    clock.set("2026-11-10T12:00:00Z")
+    play_orders(order("o-1", "c-1", "20.00"))
+    code = redeemed("c-1")["couponCode"]
+    clock.set("2026-11-11T12:00:00Z")
+
+    play_orders(
+        order("o-2", "c-1", "5.00", at="2026-11-11T10:00:00Z") | {"couponCodes": [code.lower()]}
+    )
+
+    listed = coupons("c-1")[0]
+    assert (listed["status"], listed["usedByOrder"]) == ("used", "o-2")
+    assert balance("c-1") == 2150 - 1000 + 500
+    assert use(code, "o-3").status == 409  # the checkout cannot use it again
+    assert void(code).status == 409
+
+
+def test_an_order_naming_a_coupon_the_checkout_already_used_for_it_changes_nothing(clock):
+    clock.set("2026-11-10T12:00:00Z")
+    play_orders(order("o-1", "c-1", "20.00"))
+    code = redeemed("c-1")["couponCode"]
+    assert use(code, "o-2").status == 200
+
+    play_orders(order("o-2", "c-1", "5.00", at="2026-11-10T13:00:00Z") | {"couponCodes": [code]})
+
+    assert coupons("c-1")[0]["usedByOrder"] == "o-2"
+    assert balance("c-1") == 2150 - 1000 + 500  # the order earned its points all the same
+
+
+def test_codes_an_order_cannot_use_are_skipped_and_the_order_still_earns(clock, caplog):
+    clock.set("2026-11-10T12:00:00Z")
+    play_orders(order("o-1", "c-1", "20.00"), order("o-9", "c-2", "20.00"))
+    mine = redeemed("c-1")["couponCode"]
+    theirs = redeemed("c-2")["couponCode"]
+    used = redeemed("c-1", "free-shipping")["couponCode"]
+    assert use(used, "o-5").status == 200
+
+    play_orders(
+        order("o-2", "c-1", "5.00", at="2026-11-10T13:00:00Z")
+        | {"couponCodes": [theirs, "LOY-NOPE-NOPE-NOPE", used, mine]}
+    )
+
+    assert balance("c-1") == 2150 - 1000 - 500 + 500
+    by_code = {c["code"]: c for c in coupons("c-1")}
+    assert (by_code[mine]["status"], by_code[mine]["usedByOrder"]) == ("used", "o-2")
+    assert by_code[used]["usedByOrder"] == "o-5"
+    assert coupons("c-2")[0]["status"] == "active"  # another member's coupon is untouched
+    warning = next(r for r in caplog.records if "not used" in r.getMessage())
+    assert warning.levelname == "WARNING"
+    text = str(warning.__dict__)
+    assert "other-member" in text and "unknown" in text and "used" in text
+
+
+def test_a_redelivered_order_with_a_coupon_changes_nothing(clock, dynamodb_client, table_name):
+    from tests.support.api import table_items
+
+    clock.set("2026-11-10T12:00:00Z")
+    play_orders(order("o-1", "c-1", "20.00"))
+    code = redeemed("c-1")["couponCode"]
+    body = order("o-2", "c-1", "5.00", at="2026-11-10T13:00:00Z") | {"couponCodes": [code]}
+    play_orders(body)
+    before = table_items(dynamodb_client, table_name)
+
+    play_orders(body)
+
+    assert table_items(dynamodb_client, table_name) == before
+
+
+def test_an_invalid_coupon_code_on_an_order_is_an_invalid_message():
+    from tests.support.events import sqs_event as event_of
+
+    body = order("o-2", "c-1", "5.00") | {"couponCodes": ["not a code"]}
+    response = purchase_award.handler(event_of(body), FakeLambdaContext())
+
+    assert len(response["batchItemFailures"]) == 1  # to the dead-letter queue, not recorded
+    assert member("c-1").status == 404

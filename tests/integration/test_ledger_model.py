@@ -169,6 +169,7 @@ class Coupon:
     issued_at: datetime
     status: str = "issued"
     voided: tuple[int, int] = (0, 0)
+    expired_by_job: bool = False  # the coupons job has recorded its expiry
 
     @property
     def expires_at(self) -> datetime:
@@ -487,8 +488,18 @@ class LedgerMachine(RuleBasedStateMachine):
     def play_order(self, body: dict[str, Any]) -> None:
         owner = REFERRER if body.get("referralCode") == self.code else None
         assert self.deliver(body), body
+        member = self.model.members.get(body["memberId"])
+        closed = member is not None and member.erased
         self.model.order(body, self.clock.now, owner)
         self.delivered.append(body)
+        placed_at = _instant(body["occurredAt"])
+        for code in body.get("couponCodes", []):
+            used = next(c for c in self.coupons if c.code == code.upper())
+            mine = used.member_id == body["memberId"]
+            usable = used.status == "issued" and not used.expired_by_job
+            if not closed and mine and usable and placed_at < used.expires_at:
+                used.status = "used"
+                STATS["coupons used by orders"] += 1
 
     # ---- rules -------------------------------------------------------------------------
 
@@ -531,14 +542,18 @@ class LedgerMachine(RuleBasedStateMachine):
         days_back=st.sampled_from([0, 0, 1, 6, 30, 400]),
         with_code=st.booleans(),
         held_back=st.booleans(),
+        coupon=st.sampled_from([None, None, -1, 0]),
     )
-    def order(self, member_id, cents, category, days_back, with_code, held_back) -> None:
+    def order(self, member_id, cents, category, days_back, with_code, held_back, coupon) -> None:
         self.tick()
         number = next(self.sequence)
         # Whole-second offsets keep every order's instant apart from the others' and from the
         # clock's whole minutes (ties between lots are then only within one event).
         at = self.clock.now - timedelta(days=days_back, seconds=number % 59 + 1)
-        extra = {"referralCode": self.code} if with_code else {}
+        extra: dict[str, Any] = {"referralCode": self.code} if with_code else {}
+        if coupon is not None and self.coupons:
+            # The order names a coupon (its member's or not, in any state): used if it can be.
+            extra["couponCodes"] = [self.coupons[coupon].code.lower()]
         body = completed(
             f"o-{number}", member_id, (_cents(cents), 1, category), at=_iso(at), **extra
         )
@@ -778,6 +793,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert stored.status == coupon.status, coupon
             elif now >= coupon.expires_at:
                 assert stored.status == "expired", coupon
+                coupon.expired_by_job = True
                 STATS["coupons expired by the job"] += 1
             else:
                 assert stored.status == "issued", coupon

@@ -7,6 +7,7 @@ expiring it takes it out of the index in the same update."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -88,26 +89,16 @@ class CouponStore(TableAccess):
             )
         ]
 
+    def get_coupons(self, codes: Sequence[str]) -> dict[str, Coupon]:
+        """The coupons of these codes that exist, by code (one BatchGetItem)."""
+        if not codes:
+            return {}
+        wanted = [item_key(keys.coupon_pk(code), keys.COUPON_SK) for code in dict.fromkeys(codes)]
+        return {item["couponCode"]: coupon_from_item(item) for item in self._batch_get(wanted)}
+
     def commit_coupon_use(self, use: CouponUse, now: datetime) -> None:
         """Used once: only while still issued (and not expired, by its recorded date)."""
-        recorded_at = format_instant(now)
-        condition = "couponStatus = :issued AND memberId = :member"
-        values: dict[str, Any] = {
-            ":issued": "issued",
-            ":used": "used",
-            ":member": use.coupon.member_id,
-            ":now": recorded_at,
-            ":order": use.order_id,
-        }
-        if use.coupon.expires_at is not None:
-            condition += " AND couponExpiresAt > :now"
-        actions = self._both(
-            use.coupon,
-            "SET couponStatus = :used, couponUsedAt = :now, couponUsedBy = :order "
-            "REMOVE GSI1PK, GSI1SK",
-            values,
-            condition,
-        )
+        actions = coupon_use_actions(self.table_name, use, now, check_expiry=True)
         self._transact(
             actions,
             {
@@ -239,3 +230,38 @@ class CouponStore(TableAccess):
             actions += [coupon_item, redemption]
         changed = ConcurrentUpdate("a coupon changed since it was read")
         self._transact(actions, dict.fromkeys(range(len(actions)), changed))
+
+
+def coupon_use_actions(
+    table_name: str, use: CouponUse, now: datetime, *, check_expiry: bool
+) -> list[dict[str, Any]]:
+    """The coupon and its redemption marked used by `use.order_id`, each only while the
+    coupon is issued and the member's (and, with `check_expiry`, not expired now); the
+    coupon leaves the coupons job's index."""
+    recorded_at = format_instant(now)
+    condition = "couponStatus = :issued AND memberId = :member"
+    values: dict[str, Any] = {
+        ":issued": "issued",
+        ":used": "used",
+        ":member": use.coupon.member_id,
+        ":now": recorded_at,
+        ":order": use.order_id,
+    }
+    if check_expiry and use.coupon.expires_at is not None:
+        condition += " AND couponExpiresAt > :now"
+    return [
+        {
+            "Update": {
+                "TableName": table_name,
+                "Key": key,
+                "UpdateExpression": "SET couponStatus = :used, couponUsedAt = :now, "
+                "couponUsedBy = :order REMOVE GSI1PK, GSI1SK",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": to_ddb(values),
+            }
+        }
+        for key in (
+            item_key(keys.coupon_pk(use.coupon.code), keys.COUPON_SK),
+            item_key(keys.member_pk(use.coupon.member_id), keys.spend_sk(use.coupon.redemption_id)),
+        )
+    ]

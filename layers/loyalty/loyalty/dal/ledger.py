@@ -8,7 +8,7 @@ spend, a lot released or reduced, a schedule) are functions of the table name.""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty.dal import keys
-from loyalty.dal.coupons import coupon_due_keys
+from loyalty.dal.coupons import coupon_due_keys, coupon_use_actions
 from loyalty.dal.items import (
     Item,
     entry_from_item,
@@ -40,6 +40,7 @@ from loyalty.dal.items import (
 )
 from loyalty.dal.table import TableAccess, put_action, query_between
 from loyalty.domain.calendar import format_instant
+from loyalty.domain.coupons import CouponUse
 from loyalty.domain.errors import (
     AlreadyRewarded,
     ConcurrentUpdate,
@@ -132,8 +133,11 @@ class LedgerStore(TableAccess):
 
     # ---- writes ------------------------------------------------------------------------
 
-    def commit_order_award(self, plan: OrderAwardPlan, now: datetime) -> None:
-        """One transaction: the order record (dedupe marker), the profile, entries, lots."""
+    def commit_order_award(
+        self, plan: OrderAwardPlan, now: datetime, coupon_uses: Sequence[CouponUse] = ()
+    ) -> None:
+        """One transaction: the order record (dedupe marker), the profile, entries, lots, and
+        the coupons the order uses."""
         recorded_at = format_instant(now)
         actions = [
             put_action(self.table_name, order_item(plan.order, recorded_at), must_be_new=True),
@@ -190,7 +194,13 @@ class LedgerStore(TableAccess):
                         self.table_name, plan.member.member_id, handover.tenure, recorded_at
                     )
                 )
-        self._transact(actions)
+        failures: dict[int, Exception] = {0: DuplicateEvent("the order has been recorded")}
+        for use in coupon_uses:
+            for action in coupon_use_actions(self.table_name, use, now, check_expiry=False):
+                # Used or voided meanwhile: read and plan again (the coupon is then skipped).
+                failures[len(actions)] = ConcurrentUpdate("a coupon of the order changed")
+                actions.append(action)
+        self._transact(actions, failures)
 
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
         """One transaction: the refund marker, the order record (guarded by its refund count),

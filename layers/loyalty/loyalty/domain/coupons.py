@@ -9,6 +9,7 @@ open, and those whose lots have expired since stay expired (`plan_coupon_void`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -280,3 +281,39 @@ def plan_coupon_expiry(coupons: list[Coupon], now: datetime) -> CouponExpiryPlan
     return CouponExpiryPlan(
         expire, warn, complete=len(expire) + len(warn) == len(expiring) + len(warning)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCoupons:
+    """What an order's `couponCodes` do: the coupons it uses (in the award's transaction) and
+    the codes it cannot use, each with why (logged; the order earns its points anyway)."""
+
+    uses: tuple[CouponUse, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+
+def plan_order_coupons(
+    coupons: Mapping[str, Coupon],
+    codes: Sequence[str],
+    *,
+    order_id: str,
+    member_id: str,
+    placed_at: datetime,
+) -> OrderCoupons:
+    """A coupon is used by the order when it is the member's and was active when the order
+    was placed; a coupon this very order already used (at the checkout) is left as it is."""
+    uses: list[CouponUse] = []
+    skipped: list[tuple[str, str]] = []
+    for code in dict.fromkeys(codes):
+        coupon = coupons.get(code)
+        if coupon is None:
+            skipped.append((code, "unknown"))
+        elif coupon.member_id != member_id:
+            skipped.append((code, "other-member"))
+        elif coupon.status == "used" and coupon.used_by_order == order_id:
+            skipped.append((code, "already-used-by-this-order"))
+        elif coupon.status_at(placed_at) != "active":
+            skipped.append((code, coupon.status_at(placed_at)))
+        else:
+            uses.append(CouponUse(coupon, order_id, replayed=False))
+    return OrderCoupons(tuple(uses), tuple(skipped))

@@ -62,6 +62,11 @@ class OrderLine(MessageModel):
         return self.unit_price * self.quantity
 
 
+CouponCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$", to_upper=True)
+]
+
+
 class OrderCompleted(MessageModel):
     type: Literal["order.completed"]
     order_id: ExternalId
@@ -70,6 +75,8 @@ class OrderCompleted(MessageModel):
     currency: Literal["USD"]
     lines: list[OrderLine] = Field(max_length=1000)
     referral_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    # The loyalty coupons used on the order: marked used in the same write as its points.
+    coupon_codes: list[CouponCode] = Field(default_factory=list, max_length=10)
 
     @property
     def eligible_amount(self) -> Decimal:

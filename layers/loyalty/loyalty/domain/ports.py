@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -41,9 +41,13 @@ class OrderLedger(Protocol):
 
     def get_previous_first_order(self, member: MemberState) -> PreviousFirstOrder | None: ...
 
-    def commit_order_award(self, plan: OrderAwardPlan, now: datetime) -> None:
+    def get_coupons(self, codes: Sequence[str]) -> dict[str, Coupon]: ...
+
+    def commit_order_award(
+        self, plan: OrderAwardPlan, now: datetime, coupon_uses: Sequence[CouponUse] = ()
+    ) -> None:
         """Raises DuplicateEvent when the order was already recorded, ConcurrentUpdate when
-        the member changed since it was read."""
+        the member (or a coupon it uses) changed since it was read."""
 
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
         """Raises DuplicateEvent when the refund was already recorded, ConcurrentUpdate when

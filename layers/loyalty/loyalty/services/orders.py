@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from loyalty.domain.coupons import plan_order_coupons
 from loyalty.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
@@ -36,6 +37,9 @@ class OrderOutcome:
     # the points it would have reversed that had already expired.
     capped_amount: Decimal = Decimal("0.00")
     expired_points: int = 0
+    # The order's couponCodes: those it used, and those it could not use with why.
+    coupons_used: tuple[str, ...] = ()
+    coupons_skipped: tuple[tuple[str, str], ...] = ()
 
 
 class OrderService:
@@ -83,9 +87,22 @@ class OrderService:
             if previous_first is None:
                 raise ConcurrentUpdate("the member's first order is not readable yet")
         plan = plan_order_award(self._rules(), member, order, now, previous_first=previous_first)
-        self._ledger.commit_order_award(plan, now)
+        coupons = plan_order_coupons(
+            self._ledger.get_coupons(order.coupon_codes) if order.coupon_codes else {},
+            order.coupon_codes,
+            order_id=order.order_id,
+            member_id=order.member_id,
+            placed_at=order.occurred_at,
+        )
+        self._ledger.commit_order_award(plan, now, coupons.uses)
         return OrderOutcome(
-            "awarded", order.member_id, order.order_id, plan.points, enrolled=member is None
+            "awarded",
+            order.member_id,
+            order.order_id,
+            plan.points,
+            enrolled=member is None,
+            coupons_used=tuple(use.coupon.code for use in coupons.uses),
+            coupons_skipped=coupons.skipped,
         )
 
     def _refund(self, refund: OrderRefunded) -> OrderOutcome:
