@@ -3,7 +3,8 @@
     PYTHONPATH=.:layers/loyalty .venv/bin/python -m tests.browser.screenshots [OUT_DIR]
 
 starts DynamoDB Local and the seeded local stack, drives the system Chromium and writes
-portal.png (1280x900), portal-mobile.png (390x844), operator.png (1280 wide: a member with the
+portal.png (1280x900), portal-earn.png (1280x900: ways to earn and the tiers),
+portal-mobile.png (390x844), operator.png (1280 wide: a member with the
 adjustment confirmation) and operator-mobile.png (390x844: the ledger on a phone) to OUT_DIR
 (default docs/screenshots). tests/browser/test_screenshots.py runs the same code on every test run.
 """
@@ -25,6 +26,7 @@ PHONE_MEMBER = "erin"
 SIZES = {
     "portal.png": {"width": 1280, "height": 900},
     "portal-mobile.png": {"width": 390, "height": 844},
+    "portal-earn.png": {"width": 1280, "height": 900},
     "operator.png": {"width": 1280, "height": 900},
     "operator-mobile.png": {"width": 390, "height": 844},
 }
@@ -56,6 +58,10 @@ def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
     expect(redeem).to_be_enabled()
     page.locator("#redeem-result").blur()
     page.screenshot(path=paths["portal.png"])
+    # Further down: the ways to earn and the tier table, from the program rules in force.
+    expect(page.locator("#ways-to-earn li").first).to_be_visible()
+    page.locator(".earn-card").evaluate("node => node.scrollIntoView()")
+    page.screenshot(path=paths["portal-earn.png"])
     context.close()
 
     context = _context(browser, SIZES["portal-mobile.png"])
