@@ -251,3 +251,40 @@ def test_many_coupons_due_at_once_take_steps_within_the_transaction_limit(
     assert published == sorted(
         [("coupon.expiring", code) for code in codes] + [("coupon.expired", code) for code in codes]
     )
+
+
+@pytest.fixture
+def returns_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROGRAM_RULES", '{"couponExpiryReturnsPoints": true}')
+
+
+@pytest.mark.usefixtures("returns_points", "member_with_points")
+def test_with_coupon_expiry_returning_points_an_unused_coupon_gives_them_back_once(
+    clock, queue, dynamodb_client, table_name
+):
+    """couponExpiryReturnsPoints: on its date the unused coupon's points come back as a void
+    would return them (here all of them: the lots they came from are still open)."""
+    kept, used = issue(clock, count=2)
+    assert (
+        coupon_request(USE_COUPON, used, body={"orderId": "o-7", "memberId": MEMBER}).status == 200
+    )
+    points = balance(MEMBER)
+
+    daily(queue, clock, "2027-02-07", "2027-02-09")
+    before = table_items(dynamodb_client, table_name)
+    coupons_run(queue, clock, "2027-02-09T01:00:00Z")  # the same time again: nothing more
+
+    assert table_items(dynamodb_client, table_name) == before
+    assert balance(MEMBER) == points + 1000
+    assert status_of(dynamodb_client, table_name, kept) == ("expired", "expired")
+    assert status_of(dynamodb_client, table_name, used) == ("used", "used")
+    assert listed() == {kept: "expired", used: "used"}
+    item = stored(dynamodb_client, table_name, kept)["coupon"]
+    assert (item["couponReturned"]["N"], item["couponExpired"]["N"]) == ("1000", "0")
+    assert "GSI1PK" not in item
+    reasons = [
+        e["reason"]["S"]
+        for e in table_items(dynamodb_client, table_name)
+        if e["SK"]["S"].startswith("ENTRY#") and e["reason"]["S"].startswith("coupon-")
+    ]
+    assert reasons == ["coupon-expired:discount-10"]

@@ -170,10 +170,11 @@ class Coupon:
     status: str = "issued"
     voided: tuple[int, int] = (0, 0)
     expired_by_job: bool = False  # the coupons job has recorded its expiry
+    validity_days: int = 90
 
     @property
     def expires_at(self) -> datetime:
-        return self.issued_at.replace(microsecond=0) + timedelta(days=90)
+        return self.issued_at.replace(microsecond=0) + timedelta(days=self.validity_days)
 
 
 class LedgerModel:
@@ -638,7 +639,13 @@ class LedgerMachine(RuleBasedStateMachine):
         assert reply.status == expected, reply.body
         if reply.status == 201:
             self.coupons.append(
-                Coupon(reply.body["couponCode"], member_id, REWARDS[reward], self.clock.now)
+                Coupon(
+                    reply.body["couponCode"],
+                    member_id,
+                    REWARDS[reward],
+                    self.clock.now,
+                    validity_days=self.rules.coupon_validity_days,
+                )
             )
 
     @precondition(lambda self: bool(self.coupons))
@@ -778,8 +785,27 @@ class LedgerMachine(RuleBasedStateMachine):
             run_daily(self.queue, job, _iso(self.clock.now))
         if model:
             self.model.jobs(self.clock.now)
+            if self.rules.coupon_expiry_returns_points:
+                self.coupons_expire_with_their_points()
             self.check_coupons()
         STATS["steps"] += 1
+
+    def coupons_expire_with_their_points(self) -> None:
+        """The coupons job (after the expiry job) returns each unused coupon's points on its
+        date as a void would, soonest-expiring first; an erased member's just expire."""
+        due = sorted(
+            (
+                c
+                for c in self.coupons
+                if c.status == "issued" and not c.expired_by_job and c.expires_at <= self.clock.now
+            ),
+            key=lambda c: (c.expires_at, c.code),
+        )
+        for coupon in due:
+            member = self.model.members[coupon.member_id]
+            if not member.erased:
+                self.model.void(member, coupon.points)
+                STATS["coupon points returned on expiry"] += coupon.points
 
     def check_coupons(self) -> None:
         """After a run of the coupons job: an issued coupon is expired from its date (its
@@ -883,7 +909,8 @@ class LedgerWithReturnWindow(LedgerMachine):
 class LedgerWithTierRates(LedgerMachine):
     """Silver and Gold earn more, and a sale that opens the day after START opens 24 h
     earlier for Silver and 48 h earlier for Gold: orders of today and yesterday earn by the
-    member's tier before them."""
+    member's tier before them. And coupons last 30 days, their points returned when they
+    expire unused (`couponExpiryReturnsPoints`)."""
 
     extra_rules: ClassVar[dict[str, Any]] = {
         "seasonalMultipliers": [
@@ -891,9 +918,21 @@ class LedgerWithTierRates(LedgerMachine):
         ],
         "tiers": [
             {"name": "Bronze", "minPoints": 0},
-            {"name": "Silver", "minPoints": 1001, "earningMultiplier": "1.1"},
-            {"name": "Gold", "minPoints": 5001, "earningMultiplier": "1.25"},
+            {
+                "name": "Silver",
+                "minPoints": 1001,
+                "earningMultiplier": "1.1",
+                "earlyAccessHours": 24,
+            },
+            {
+                "name": "Gold",
+                "minPoints": 5001,
+                "earningMultiplier": "1.25",
+                "earlyAccessHours": 48,
+            },
         ],
+        "couponValidityDays": 30,
+        "couponExpiryReturnsPoints": True,
     }
 
 

@@ -116,7 +116,7 @@ def expiry_service() -> ExpiryService:
 
 
 def coupon_expiry_service() -> CouponExpiryService:
-    return CouponExpiryService(_repository(settings().table_name))
+    return _with_rules(CouponExpiryService)
 
 
 def _kpi_store() -> DynamoKpiStore:

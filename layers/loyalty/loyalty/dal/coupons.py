@@ -115,18 +115,24 @@ class CouponStore(TableAccess):
         coupon, member = plan.coupon, plan.member
         if member is None or plan.replayed:
             raise ValueError("a replayed void writes nothing")
+        # A void, or the coupons job expiring it with its points back (then `couponExpiredAt`
+        # and only on or after its date).
+        when = "couponVoidedAt" if plan.new_status == "voided" else "couponExpiredAt"
+        condition = "couponStatus = :issued"
+        if plan.new_status == "expired":
+            condition += " AND couponExpiresAt <= :now"
         actions = self._both(
             coupon,
-            "SET couponStatus = :voided, couponVoidedAt = :now, couponReturned = :back, "
+            f"SET couponStatus = :status, {when} = :now, couponReturned = :back, "
             "couponExpired = :expired REMOVE GSI1PK, GSI1SK",
             {
-                ":voided": "voided",
+                ":status": plan.new_status,
                 ":issued": "issued",
                 ":now": recorded_at,
                 ":back": plan.returned,
                 ":expired": plan.expired,
             },
-            "couponStatus = :issued",
+            condition,
         )
         actions.append(
             {

@@ -142,6 +142,8 @@ class CouponVoidPlan:
     expired_parts: tuple[ExpiredPart, ...]
     entries: tuple[LedgerEntry, ...]
     replayed: bool = False
+    # "expired": the coupons job returning an unused coupon's points on its expiry date.
+    new_status: Literal["voided", "expired"] = "voided"
 
 
 def plan_coupon_void(
@@ -150,8 +152,11 @@ def plan_coupon_void(
     member: MemberState | None,
     settled_lots: list[PointsLot],
     now: datetime,
+    *,
+    on_expiry: bool = False,
 ) -> CouponVoidPlan:
-    """The coupon's points back, as if the redemption had never happened.
+    """The coupon's points back, as if the redemption had never happened (`on_expiry`: the
+    coupons job expiring an unused coupon under `couponExpiryReturnsPoints`).
 
     Spending is attributed soonest-expiring first, so the points a redemption took are the
     top of what the member has spent. Undoing it lowers the spent watermark by the coupon's
@@ -161,7 +166,10 @@ def plan_coupon_void(
     never takes it again). `settled_lots` are the member's settled lots."""
     if coupon is None:
         raise CouponNotFound(f"no coupon '{code}'")
-    if coupon.status == "voided":
+    if on_expiry:
+        if coupon.status != "issued":
+            raise CouponUnavailable(f"coupon '{code}' is {coupon.status}", coupon.status)
+    elif coupon.status == "voided":
         # Voided before: the same answer, nothing written again.
         return CouponVoidPlan(
             coupon=coupon,
@@ -173,7 +181,7 @@ def plan_coupon_void(
             replayed=True,
         )
     status = coupon.status_at(now)
-    if status != "active":
+    if status != "active" and not on_expiry:
         # Used: the discount was given. Expired: its points are not returned (`docs`).
         raise CouponUnavailable(f"coupon '{code}' is {status}", status)
     if member is None:
@@ -202,12 +210,13 @@ def plan_coupon_void(
             "expired since; an operator adjustment can return what is still open",
             "too-many-lots",
         )
+    event = "coupon-expired" if on_expiry else "coupon-voided"
     entries = [
         LedgerEntry(
-            entry_id=make_entry_id(now, coupon.redemption_id, "coupon-voided"),
+            entry_id=make_entry_id(now, coupon.redemption_id, event),
             member_id=coupon.member_id,
             type="redeem",
-            reason=f"coupon-voided:{coupon.reward_id}",
+            reason=f"{event}:{coupon.reward_id}",
             points=coupon.points,
             occurred_at=now,
             reference=coupon.redemption_id,
@@ -217,7 +226,7 @@ def plan_coupon_void(
     if expired:
         entries.append(
             LedgerEntry(
-                entry_id=make_entry_id(now, coupon.redemption_id, "coupon-voided:expired", 1),
+                entry_id=make_entry_id(now, coupon.redemption_id, f"{event}:expired", 1),
                 member_id=coupon.member_id,
                 type="expire",
                 reason="expired-since-redeemed",
@@ -234,6 +243,7 @@ def plan_coupon_void(
         expired=expired,
         expired_parts=tuple(parts),
         entries=tuple(entries),
+        new_status="expired" if on_expiry else "voided",
     )
 
 

@@ -205,5 +205,11 @@ class CouponStore(Protocol):
 class CouponJobStore(DueIndex, Protocol):
     def member_coupons(self, member_id: str) -> list[Coupon]: ...
 
+    def get_member_with_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+
+    def commit_coupon_void(self, plan: CouponVoidPlan, now: datetime) -> None: ...
+
     def commit_coupon_expiry(self, plan: CouponExpiryPlan, now: datetime) -> None:
         """Raises ConcurrentUpdate when a coupon changed since it was read."""

@@ -326,6 +326,11 @@ class ProgramRules(RulesModel):
     coupon_validity_days: JsonInt = Field(
         default=90, ge=1, le=3650, description="A coupon expires this many days after issue."
     )
+    coupon_expiry_returns_points: bool = Field(
+        default=False,
+        description="When a coupon expires unused, its points go back to the member as a void "
+        "would return them (false: they stay spent).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramRules:

@@ -9,16 +9,25 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from loyalty.domain.coupons import plan_coupon_expiry
+from loyalty.domain.coupons import (
+    Coupon,
+    CouponExpiryPlan,
+    plan_coupon_expiry,
+    plan_coupon_void,
+)
 from loyalty.domain.errors import ConcurrentUpdate
 from loyalty.domain.ports import CouponJobStore
+from loyalty.domain.rules import ProgramRules
 from loyalty.services.jobs import MemberFailed, ShardRun, run_shard
 from loyalty.services.retry import MAX_ATTEMPTS, attempts
 
 
 class CouponExpiryService:
-    def __init__(self, store: CouponJobStore) -> None:
+    def __init__(
+        self, store: CouponJobStore, rules: Callable[[], ProgramRules] = ProgramRules
+    ) -> None:
         self._store = store
+        self._rules = rules
 
     def run_shard(
         self,
@@ -55,11 +64,17 @@ class CouponExpiryService:
         done = 0
         retries = attempts(MAX_ATTEMPTS)
         next(retries)
+        returns_points = self._rules().coupon_expiry_returns_points
         while True:
             plan = plan_coupon_expiry(self._store.member_coupons(member_id), now)
             if plan.empty:
                 return done
             try:
+                if returns_points and plan.expire:
+                    # Each coupon's points back, one transaction each (each moves the totals).
+                    self._expire_returning_points(member_id, plan.expire[0], now)
+                    done += 1
+                    continue
                 self._store.commit_coupon_expiry(plan, now)
             except ConcurrentUpdate:
                 if next(retries, None) is None:
@@ -70,3 +85,13 @@ class CouponExpiryService:
             done += len(plan.expire) + len(plan.warn)
             if plan.complete:
                 return done
+
+    def _expire_returning_points(self, member_id: str, coupon: Coupon, now: datetime) -> None:
+        member, lots = self._store.get_member_with_lots(member_id)
+        if member is None or member.erased:
+            # No one to give the points to: expire it as the default does.
+            self._store.commit_coupon_expiry(CouponExpiryPlan((coupon,), (), True), now)
+            return
+        settled = [lot for lot in lots if lot.settled]
+        plan = plan_coupon_void(coupon, coupon.code, member, settled, now, on_expiry=True)
+        self._store.commit_coupon_void(plan, now)
