@@ -426,7 +426,7 @@ def test_the_document_has_the_contracts_member_id_and_limits():
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "memberId":
                     schema = parameter["schema"]
-                    if not parameter["required"]:  # optional (a query): the string branch
+                    if "anyOf" in schema:  # optional, null allowed: the string branch
                         schema = next(s for s in schema["anyOf"] if s.get("type") == "string")
                     assert schema["pattern"] == "^[A-Za-z0-9._@-]{1,64}$", path
                     assert (schema["minLength"], schema["maxLength"]) == (1, 64), path
