@@ -260,14 +260,14 @@ def promotions(
 ) -> PromotionsBody:
     """The seasonal promotions as the caller sees them: a member for their own tier (its
     early access opens a promotion before everyone); a service or admin token for the
-    member `memberId` or the `tier` given (Bronze, a guest's, without either)."""
+    member `memberId` (its tier wins over a `tier` given too) or the `tier` given (Bronze, a
+    guest's, without either)."""
     caller = current_caller(app)
     if caller.role == "member":
         if tier is not None or memberId not in (None, caller.subject):
             raise Forbidden("a member sees the promotions for their own tier only")
         memberId = caller.subject
-    elif memberId is not None and tier is not None:
-        raise BadRequest("give memberId or tier, not both")
+    # With a memberId, the member's own tier decides (a `tier` given too is ignored).
     result = member_service().promotions(memberId, tier)
     return PromotionsBody.model_validate(result, from_attributes=True)
 

@@ -170,6 +170,12 @@ MoneyText = Annotated[
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}\.\d{2}$", "examples": ["50.00"]}),
 ]
+# A line's amount: up to 100,000 × a price of up to ten digits.
+LineAmountText = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,16}\.\d{2}$", "examples": ["50.00"]}),
+]
 # A multiplier as the rules document writes it: a decimal string ("1.25").
 MultiplierText = Annotated[
     Decimal,
@@ -667,7 +673,7 @@ class QuotedLineBody(ApiModel):
     category: str | None
     quantity: int
     unit_price: MoneyText
-    amount: MoneyText = Field(description="quantity × unitPrice.")
+    amount: LineAmountText = Field(description="quantity × unitPrice.")
     category_multiplier: DecimalText
     seasonal_multiplier: DecimalText
     tier_multiplier: DecimalText
