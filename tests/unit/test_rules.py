@@ -3,6 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from loyalty.domain.rules import ProgramRules
 from loyalty.settings import ConfigurationError, load_rules
@@ -243,3 +244,18 @@ def test_early_access_reaches_across_new_year():
         _at("2027-01-01T00:00:00Z"),
         _at("2027-01-03T00:00:00Z"),
     )
+
+
+def test_a_tier_whose_name_is_not_a_string_is_refused_not_a_crash():
+    """Found by the fuzzer: `"name": {}` in a tier made the tier-defaults step raise a
+    TypeError (a 502) instead of a validation error (a 422)."""
+    with pytest.raises(ValidationError):
+        ProgramRules.model_validate(
+            {
+                "tiers": [
+                    {"name": "Bronze", "minPoints": 0},
+                    {"name": "Silver", "minPoints": 1},
+                    {"name": {}, "minPoints": 2},
+                ]
+            }
+        )

@@ -197,9 +197,10 @@ class TierRule(RulesModel):
     @classmethod
     def _tier_defaults(cls, data: Any) -> Any:
         """Fields a document leaves out take the defaults of the tier it names."""
-        if not isinstance(data, dict) or data.get("name") not in _TIER_BENEFIT_DEFAULTS:
-            return data
-        discount, early = _TIER_BENEFIT_DEFAULTS[data["name"]]
+        name = data.get("name") if isinstance(data, dict) else None
+        if not isinstance(name, str) or name not in _TIER_BENEFIT_DEFAULTS:
+            return data  # not a tier of ours: validation says what is wrong with it
+        discount, early = _TIER_BENEFIT_DEFAULTS[name]
         filled = dict(data)
         for field_name, alias, value in (
             ("member_discount_percent", "memberDiscountPercent", discount),
