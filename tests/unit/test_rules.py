@@ -259,3 +259,13 @@ def test_a_tier_whose_name_is_not_a_string_is_refused_not_a_crash():
                 ]
             }
         )
+
+
+def test_coupon_expiry_returns_points_is_a_json_boolean_only():
+    """Found by the fuzzer: `0` was taken for false."""
+    assert ProgramRules.model_validate(
+        {"couponExpiryReturnsPoints": True}
+    ).coupon_expiry_returns_points
+    for value in (0, 1, "true", None):
+        with pytest.raises(ValidationError):
+            ProgramRules.model_validate({"couponExpiryReturnsPoints": value})

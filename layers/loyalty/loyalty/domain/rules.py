@@ -327,7 +327,7 @@ class ProgramRules(RulesModel):
     coupon_validity_days: JsonInt = Field(
         default=90, ge=1, le=3650, description="A coupon expires this many days after issue."
     )
-    coupon_expiry_returns_points: bool = Field(
+    coupon_expiry_returns_points: StrictBool = Field(
         default=False,
         description="When a coupon expires unused, its points go back to the member as a void "
         "would return them (false: they stay spent).",
