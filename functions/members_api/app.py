@@ -231,21 +231,7 @@ def quote(request: Annotated[QuoteRequest, Body()]) -> QuoteBody:
         total_points=result.total_points,
         member_discount_percent=result.member_discount_percent,
         free_shipping_threshold=result.free_shipping_threshold,
-        coupons=[
-            CouponBody(
-                code=coupon.code,
-                status="active",
-                member_id=coupon.member_id,
-                reward_id=coupon.reward_id,
-                reward_name=coupon.reward_name,
-                kind=coupon.kind,
-                discount_percent=coupon.discount_percent,
-                points=coupon.points,
-                issued_at=coupon.issued_at,
-                expires_at=coupon.expires_at,
-            )
-            for coupon in result.coupons
-        ],
+        coupons=[CouponBody.of(coupon, "active") for coupon in result.coupons],
     )
 
 

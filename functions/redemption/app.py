@@ -27,7 +27,6 @@ from loyalty.api.models import (
     RedemptionBody,
     RedemptionRequest,
 )
-from loyalty.domain.coupons import Coupon, CouponStatus
 from loyalty.domain.errors import LoyaltyError
 from loyalty.observability import observed
 from loyalty.runtime import coupon_service, reward_service
@@ -84,24 +83,6 @@ def redeem(
     )
 
 
-def _coupon(coupon: Coupon, status: CouponStatus) -> dict[str, Any]:
-    return {
-        "code": coupon.code,
-        "status": status,
-        "memberId": coupon.member_id,
-        "rewardId": coupon.reward_id,
-        "rewardName": coupon.reward_name,
-        "kind": coupon.kind,
-        "discountPercent": coupon.discount_percent,
-        "points": coupon.points,
-        "issuedAt": coupon.issued_at,
-        "expiresAt": coupon.expires_at,
-        "usedAt": coupon.used_at,
-        "usedByOrder": coupon.used_by_order,
-        "voidedAt": coupon.voided_at,
-    }
-
-
 @app.get(
     "/members/<memberId>/coupons",
     responses=documented(None, 400, 401, 403, 404),
@@ -110,7 +91,7 @@ def _coupon(coupon: Coupon, status: CouponStatus) -> dict[str, Any]:
 def member_coupons(memberId: MemberIdPath) -> CouponList:
     """The member's coupons, newest first, each with its status now (one Query)."""
     coupons, now = coupon_service().for_member(memberId)
-    return CouponList.model_validate({"items": [_coupon(c, c.status_at(now)) for c in coupons]})
+    return CouponList(items=[CouponBody.of(c, c.status_at(now)) for c in coupons])
 
 
 @app.get(
@@ -133,8 +114,8 @@ def check_coupon(
     """Whether a code can be used now, and why not (`reason`); what it gives (`kind`,
     `discountPercent`). One read; 404 for an unknown code."""
     checked = coupon_service().check(code.upper(), member_id)
-    return CouponCheckBody.model_validate(
-        _coupon(checked.coupon, checked.status) | {"valid": checked.valid, "reason": checked.reason}
+    return CouponCheckBody.of(
+        checked.coupon, checked.status, valid=checked.valid, reason=checked.reason
     )
 
 
@@ -150,7 +131,7 @@ def use_coupon(code: CouponCodePath, request: Annotated[CouponUseRequest, Body()
     logger.info(
         "coupon used", coupon_code=use.coupon.code, order_id=use.order_id, replayed=use.replayed
     )
-    return CouponBody.model_validate(_coupon(use.coupon, "used"))
+    return CouponBody.of(use.coupon, "used")
 
 
 @app.post(
@@ -172,12 +153,10 @@ def void_coupon(
         expired=expired,
         reason=request.reason,
     )
-    return CouponVoidBody.model_validate(
-        {
-            "coupon": _coupon(coupon, "voided"),
-            "pointsReturned": returned,
-            "pointsExpired": expired,
-        }
+    return CouponVoidBody(
+        coupon=CouponBody.of(coupon, "voided"),
+        points_returned=returned,
+        points_expired=expired,
     )
 
 

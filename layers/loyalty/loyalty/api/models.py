@@ -10,7 +10,7 @@ import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import (
@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from loyalty.domain.calendar import format_instant
+from loyalty.domain.coupons import Coupon, CouponStatus
 from loyalty.domain.orders import MEMBER_ID_PATTERN, ExternalId
 from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
 from loyalty.domain.rules import (
@@ -562,6 +563,26 @@ class CouponBody(ApiModel):
     used_at: Instant | None = None
     used_by_order: str | None = None
     voided_at: Instant | None = None
+
+    @classmethod
+    def of(cls, coupon: Coupon, status: CouponStatus, **extra: Any) -> Self:
+        """The coupon as the API tells it, its status as of the answer (`Coupon.status_at`)."""
+        return cls(
+            code=coupon.code,
+            status=status,
+            member_id=coupon.member_id,
+            reward_id=coupon.reward_id,
+            reward_name=coupon.reward_name,
+            kind=coupon.kind,
+            discount_percent=coupon.discount_percent,
+            points=coupon.points,
+            issued_at=coupon.issued_at,
+            expires_at=coupon.expires_at,
+            used_at=coupon.used_at,
+            used_by_order=coupon.used_by_order,
+            voided_at=coupon.voided_at,
+            **extra,
+        )
 
 
 class CouponList(ApiModel):

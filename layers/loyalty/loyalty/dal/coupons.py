@@ -7,7 +7,7 @@ expiring it takes it out of the index in the same update."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,19 +43,6 @@ class CouponStore(TableAccess):
         item = self._get(keys.coupon_pk(code), keys.COUPON_SK)
         return coupon_from_item(item) if item else None
 
-    def list_coupons(self, member_id: str) -> list[Coupon] | None:
-        """The member's coupons, newest first: one Query of their redemptions, and the
-        profile's key (None for an unknown or erased member)."""
-        profile = self._get(keys.member_pk(member_id), keys.PROFILE_SK, projection="PK, erasedAt")
-        if profile is None or "erasedAt" in profile:
-            return None
-        coupons = [
-            coupon_from_item(item)
-            for item in self._query_prefix(keys.member_pk(member_id), keys.SPEND_PREFIX)
-            if item.get("itemType") == "redemption" and item.get("couponCode")
-        ]
-        return sorted(coupons, key=lambda c: (c.issued_at, c.code), reverse=True)
-
     def get_member_with_coupons(self, member_id: str) -> tuple[MemberState | None, list[Coupon]]:
         """The profile and the member's coupons in one Query (newest first)."""
         member: MemberState | None = None
@@ -64,30 +51,10 @@ class CouponStore(TableAccess):
         for item in query_between(self.client, self.table_name, member_id, low, high):
             if item["SK"] == keys.PROFILE_SK:
                 member = member_from_item(item)
-            elif item.get("itemType") == "redemption" and item.get("couponCode"):
+            elif _is_coupon_copy(item):
                 coupons.append(coupon_from_item(item))
         coupons.sort(key=lambda c: (c.issued_at, c.code), reverse=True)
         return member, coupons
-
-    def _both(
-        self, coupon: Coupon, update: str, values: dict[str, Any], condition: str
-    ) -> list[dict[str, Any]]:
-        """The same update of the coupon and of its redemption, each under `condition`."""
-        return [
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": key,
-                    "UpdateExpression": update,
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": to_ddb(values),
-                }
-            }
-            for key in (
-                item_key(keys.coupon_pk(coupon.code), keys.COUPON_SK),
-                item_key(keys.member_pk(coupon.member_id), keys.spend_sk(coupon.redemption_id)),
-            )
-        ]
 
     def get_coupons(self, codes: Sequence[str]) -> dict[str, Coupon]:
         """The coupons of these codes that exist, by code (one BatchGetItem)."""
@@ -121,7 +88,8 @@ class CouponStore(TableAccess):
         condition = "couponStatus = :issued"
         if plan.new_status == "expired":
             condition += " AND couponExpiresAt <= :now"
-        actions = self._both(
+        actions = coupon_updates(
+            self.table_name,
             coupon,
             f"SET couponStatus = :status, {when} = :now, couponReturned = :back, "
             "couponExpired = :expired REMOVE GSI1PK, GSI1SK",
@@ -203,7 +171,7 @@ class CouponStore(TableAccess):
         return [
             coupon_from_item(item)
             for item in self._query_prefix(keys.member_pk(member_id), keys.SPEND_PREFIX)
-            if item.get("itemType") == "redemption" and item.get("couponCode")
+            if _is_coupon_copy(item)
         ]
 
     def commit_coupon_expiry(self, plan: CouponExpiryPlan, now: datetime) -> None:
@@ -214,7 +182,8 @@ class CouponStore(TableAccess):
         recorded_at = format_instant(now)
         actions: list[dict[str, Any]] = []
         for coupon in plan.expire:
-            actions += self._both(
+            actions += coupon_updates(
+                self.table_name,
                 coupon,
                 "SET couponStatus = :expired, couponExpiredAt = :now REMOVE GSI1PK, GSI1SK",
                 {":expired": "expired", ":issued": "issued", ":now": recorded_at},
@@ -222,7 +191,8 @@ class CouponStore(TableAccess):
             )
         for coupon in plan.warn:
             assert coupon.expires_at is not None
-            coupon_item, redemption = self._both(
+            coupon_item, redemption = coupon_updates(
+                self.table_name,
                 coupon,
                 "SET couponWarnedAt = :now",
                 {":issued": "issued", ":now": recorded_at},
@@ -255,19 +225,38 @@ def coupon_use_actions(
     }
     if check_expiry and use.coupon.expires_at is not None:
         condition += " AND couponExpiresAt > :now"
+    return coupon_updates(
+        table_name,
+        use.coupon,
+        "SET couponStatus = :used, couponUsedAt = :now, couponUsedBy = :order "
+        "REMOVE GSI1PK, GSI1SK",
+        values,
+        condition,
+    )
+
+
+def coupon_updates(
+    table_name: str, coupon: Coupon, update: str, values: dict[str, Any], condition: str
+) -> list[dict[str, Any]]:
+    """The same update of the coupon and of its copy on the member's redemption, each under
+    `condition`: every change of a coupon's state writes both."""
     return [
         {
             "Update": {
                 "TableName": table_name,
                 "Key": key,
-                "UpdateExpression": "SET couponStatus = :used, couponUsedAt = :now, "
-                "couponUsedBy = :order REMOVE GSI1PK, GSI1SK",
+                "UpdateExpression": update,
                 "ConditionExpression": condition,
                 "ExpressionAttributeValues": to_ddb(values),
             }
         }
         for key in (
-            item_key(keys.coupon_pk(use.coupon.code), keys.COUPON_SK),
-            item_key(keys.member_pk(use.coupon.member_id), keys.spend_sk(use.coupon.redemption_id)),
+            item_key(keys.coupon_pk(coupon.code), keys.COUPON_SK),
+            item_key(keys.member_pk(coupon.member_id), keys.spend_sk(coupon.redemption_id)),
         )
     ]
+
+
+def _is_coupon_copy(item: Mapping[str, Any]) -> bool:
+    """A member's redemption item that carries its coupon's state."""
+    return item.get("itemType") == "redemption" and bool(item.get("couponCode"))

@@ -186,9 +186,9 @@ class PrivacyStore(Protocol):
 class CouponStore(Protocol):
     def get_coupon(self, code: str) -> Coupon | None: ...
 
-    def list_coupons(self, member_id: str) -> list[Coupon] | None:
-        """None for an unknown (or erased) member."""
-        ...
+    def get_member_with_coupons(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[Coupon]]: ...
 
     def get_member_with_lots(
         self, member_id: str

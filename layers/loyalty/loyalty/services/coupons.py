@@ -26,9 +26,10 @@ class CouponService(RulesService[CouponStore]):
         return check_coupon(self._store.get_coupon(code), code, self._clock(), member_id)
 
     def for_member(self, member_id: str) -> tuple[list[Coupon], datetime]:
-        """The member's coupons, newest first, and the instant their status is told at."""
-        coupons = self._store.list_coupons(member_id)
-        if coupons is None:
+        """The member's coupons, newest first, and the instant their status is told at (one
+        Query: the profile and the coupons)."""
+        member, coupons = self._store.get_member_with_coupons(member_id)
+        if member is None or member.erased:
             raise MemberNotFound(f"no member '{member_id}'")
         return coupons, self._clock()
 
