@@ -4,7 +4,8 @@
 |-----------------------|------------------------|--------------------------------------|
 | member profile        | MEMBER#<memberId>      | PROFILE                              |
 | ledger entry          | MEMBER#<memberId>      | ENTRY#<time-sortable entry id>       |
-| points lot            | MEMBER#<memberId>      | LOT#<expiresAt>#<lot id>             |
+| points lot (live)     | MEMBER#<memberId>      | LOT#<expiresAt>#<lot id>             |
+| points lot (settled)  | MEMBER#<memberId>      | HISTORY#LOT#<expiresAt>#<lot id>     |
 | order (dedupe+record) | ORDER#<orderId>        | ORDER                                |
 | refund (dedupe)       | ORDER#<orderId>        | REFUND#<refundId>                    |
 | spend (dedupe)        | MEMBER#<memberId>      | SPEND#<reference>                    |
@@ -28,7 +29,8 @@
 
 GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
 open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
-(its warning, then its expiry); settled lots leave the index. A member's schedule items are
+(its warning, then its expiry); settled lots leave the index (and the member view's range:
+they move to `HISTORY#LOT#…`). A member's schedule items are
 listed under `BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when they are next due. An issued
 coupon (its `COUPON#<code>` item, not the copy on the redemption) is listed under
 `COUPONS#<shard>` (the member's shard) sorted by when the coupons job must next look at it (its
@@ -78,8 +80,17 @@ def entry_sk(entry_id: str) -> str:
     return f"{ENTRY_PREFIX}{entry_id}"
 
 
-def lot_sk(expires_at: datetime, lot_id: str) -> str:
-    return f"{LOT_PREFIX}{format_instant(expires_at)}#{lot_id}"
+def lot_sk(expires_at: datetime, lot_id: str, *, settled: bool = False) -> str:
+    """A live lot sorts in the member view's range; a settled one (expired, what is left of it
+    spent or gone) moves out of it, so that range, the member view, redemptions, the expiry
+    job and the KPI projector read only the last 12 months' lots, never the member's whole
+    history. Refunds and coupon voids, which need settled lots, read them by key or range."""
+    prefix = SETTLED_LOT_PREFIX if settled else LOT_PREFIX
+    return f"{prefix}{format_instant(expires_at)}#{lot_id}"
+
+
+# "HISTORY#…" sorts before "KPI#…" and "LOT#": outside every range the hot paths read.
+SETTLED_LOT_PREFIX = "HISTORY#LOT#"
 
 
 SPEND_PREFIX = "SPEND#"

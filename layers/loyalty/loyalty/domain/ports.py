@@ -190,9 +190,10 @@ class CouponStore(Protocol):
         self, member_id: str
     ) -> tuple[MemberState | None, list[Coupon]]: ...
 
-    def get_member_with_lots(
+    def get_member_with_settled_lots(
         self, member_id: str
-    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+    ) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and the member's settled lots (what a void's counterfactual needs)."""
 
     def commit_coupon_use(self, use: CouponUse, now: datetime) -> None:
         """Raises DuplicateEvent when the coupon is no longer issued."""
@@ -205,9 +206,10 @@ class CouponStore(Protocol):
 class CouponJobStore(DueIndex, Protocol):
     def member_coupons(self, member_id: str) -> list[Coupon]: ...
 
-    def get_member_with_lots(
+    def get_member_with_settled_lots(
         self, member_id: str
-    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+    ) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and the member's settled lots (what a void's counterfactual needs)."""
 
     def commit_coupon_void(self, plan: CouponVoidPlan, now: datetime) -> None: ...
 
