@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from bench.bench_api import redemption_event
 from bench.bench_orders import _Context, _play
 from bench.goals import goal
 from bench.instrumentation import DynamoDBMeter
@@ -106,14 +107,7 @@ def run(endpoint_url: str, settled: int) -> None:
         return lambda: _expect(members_api.handler(event, CONTEXT), 200)
 
     def redeem(member_id: str) -> Callable[[], Any]:
-        event = http_event(
-            "POST",
-            "/members/{memberId}/redemptions",
-            {"memberId": member_id},
-            claims=SERVICE,
-            body={"rewardId": "free-shipping"},
-            headers={"Idempotency-Key": f"history-{member_id}"},
-        )
+        event = redemption_event(member_id, f"history-{member_id}")
         return lambda: _expect(redemption.handler(event, CONTEXT), 201)
 
     def snapshot(member_id: str) -> Callable[[], Any]:

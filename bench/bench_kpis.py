@@ -17,12 +17,13 @@ from typing import Any
 
 import boto3
 
+from bench.bench_api import redemption_event
 from bench.bench_orders import _Context, _orders, _per_message, _play
 from bench.goals import UnitCost, goal
 from bench.instrumentation import DynamoDBMeter
 from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
-from tests.support.http import ADMIN, SERVICE, http_event
+from tests.support.http import ADMIN, http_event
 from tests.support.streams import StreamReader, delivered_to
 
 FUNCTION = "KpiProjectorFunction"
@@ -54,15 +55,7 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
     bodies = _orders(orders, members, rng)
     _play(purchase_award.handler, bodies)
     for index, member_id in enumerate(sorted({body["memberId"] for body in bodies})):
-        event = http_event(
-            "POST",
-            "/members/{memberId}/redemptions",
-            {"memberId": member_id},
-            claims=SERVICE,
-            body={"rewardId": "free-shipping"},
-            headers={"Idempotency-Key": f"bench-{index}"},
-        )
-        redemption.handler(event, CONTEXT)
+        redemption.handler(redemption_event(member_id, f"bench-{index}"), CONTEXT)
 
     records = delivered_to(FUNCTION, StreamReader(TABLE).read())["Records"]
     entries = sum(1 for r in records if r["dynamodb"]["NewImage"]["itemType"]["S"] == "entry")
