@@ -18,7 +18,9 @@ from loyalty.dal.events_bus import EventBus
 from loyalty.dal.kpis import DynamoKpiStore
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.work_queue import WorkQueue
+from loyalty.domain.badges import Badge
 from loyalty.domain.rules import ProgramRules
+from loyalty.services.badges import BadgeService
 from loyalty.services.coupon_expiry import CouponExpiryService
 from loyalty.services.coupons import CouponService
 from loyalty.services.expiry import ExpiryService
@@ -130,6 +132,30 @@ def kpi_projector() -> KpiProjector:
 
 def kpi_service() -> KpiService:
     return KpiService(_kpi_store())
+
+
+# Badge definitions, cached per container as the rules are: table -> (badges, monotonic seconds)
+_badges_cache: dict[str, tuple[list[Badge], float]] = {}
+
+
+def badge_definitions() -> list[Badge]:
+    """The badge definitions (one Query), at most a minute old."""
+    table_name = settings().table_name
+    cached = _badges_cache.get(table_name)
+    if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
+        return cached[0]
+    badges = _repository(table_name).list_badges()
+    _badges_cache[table_name] = (badges, time.monotonic())
+    return badges
+
+
+def forget_badges() -> None:
+    """Drop the cached definitions: this container applies a change it has just saved."""
+    _badges_cache.clear()
+
+
+def badge_service() -> BadgeService:
+    return BadgeService(_repository(settings().table_name), program_rules, badge_definitions)
 
 
 def work_queue() -> WorkSender:
