@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.api import (
     ACTIVITY,
+    BADGES,
     ENROLL,
     GET_MEMBER,
     MEMBER_COUPONS,
@@ -21,7 +22,6 @@ from tests.support.api import (
     PROMOTIONS,
     QUOTE,
     REDEEM,
-    BADGES,
     REFERRALS,
     REVIEW,
     REWARDS,
