@@ -4,13 +4,18 @@ batch delivered twice), the member's badges through `GET /members/{memberId}/bad
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from functions.admin_api import app as admin_app
 from functions.badge_evaluator import app as badge_evaluator
+from functions.events_publisher import app as publisher
 from functions.referral_completion import app as referral_completion
+from loyalty import runtime
 from loyalty.dal import keys
 from loyalty.dal.repository import DynamoLedgerRepository
 from tests.support.api import (
@@ -354,3 +359,84 @@ def test_a_badge_id_outside_its_alphabet_is_a_422_not_a_404(ledger, clock):
     assert reply.status == 422, reply.body
     assert "badgeId" in reply.body["message"]
     assert ledger.list_badges() == []
+
+
+# ---- outbound events ---------------------------------------------------------------------
+
+
+def test_a_completed_challenge_is_announced_once_for_a_member_who_opted_in(
+    table_name, stream, clock, monkeypatch
+):
+    """The badge's marker on the stream, through the events publisher (EventBridge mocked by
+    moto): `badge.earned` and `challenge.completed`, the same ids when redelivered; nothing for
+    a member who did not opt in to marketing."""
+    define("december-orders", **CHALLENGE)
+    enroll("fan", marketingConsent=True)
+    enroll("quiet")
+    for member_id in ("fan", "quiet"):
+        play_orders(
+            *(
+                completed(
+                    f"o-{member_id}-{n}", member_id, ("1.00", 1), at=f"2026-12-0{n}T10:00:00Z"
+                )
+                for n in (1, 2, 3)
+            )
+        )
+    publisher_stream = StreamReader(table_name)
+    publisher_stream.read()  # the publisher's reading starts here: the grants come next
+    evaluate(stream)
+    batch = delivered_to("EventsPublisherFunction", publisher_stream.read())
+
+    with mock_aws(config={"core": {"service_whitelist": ["events", "sqs"]}}):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        events = boto3.client("events", region_name="us-east-1")
+        events.create_event_bus(Name="badges-bus")
+        queue_url = sqs.create_queue(QueueName="badges-tap")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        events.put_rule(
+            Name="tap", EventBusName="badges-bus", EventPattern=json.dumps({"source": ["loyalty"]})
+        )
+        events.put_targets(
+            Rule="tap",
+            EventBusName="badges-bus",
+            Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+        )
+        monkeypatch.setenv("EVENT_BUS_NAME", "badges-bus")
+        runtime._event_bus.cache_clear()
+        try:
+            received = []
+            for _ in range(2):  # the batch redelivered
+                response = publisher.handler(batch, FakeLambdaContext())
+                assert response == {"batchItemFailures": []}
+            while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                for message in messages:
+                    received.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        finally:
+            runtime._event_bus.cache_clear()
+
+    badge_events = [
+        e for e in received if e["detail-type"] in ("badge.earned", "challenge.completed")
+    ]
+    assert sorted((e["detail"]["memberId"], e["detail-type"]) for e in badge_events) == [
+        ("fan", "badge.earned"),
+        ("fan", "badge.earned"),
+        ("fan", "challenge.completed"),
+        ("fan", "challenge.completed"),
+    ]
+    assert len({e["detail"]["eventId"] for e in badge_events}) == 2  # redelivery: same ids
+    earned = next(e["detail"] for e in badge_events if e["detail-type"] == "badge.earned")
+    assert {k: earned[k] for k in ("badgeId", "points", "challenge")} == {
+        "badgeId": "december-orders",
+        "points": 300,
+        "challenge": True,
+    }
+    # The points themselves are account history: a points.earned for both members.
+    badge_points = [
+        e["detail"]["memberId"]
+        for e in received
+        if e["detail-type"] == "points.earned" and e["detail"]["reason"] == "badge"
+    ]
+    assert sorted(set(badge_points)) == ["fan", "quiet"]
