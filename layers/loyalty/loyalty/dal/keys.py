@@ -26,6 +26,9 @@
 | KPI totals, KPI day   | KPI                    | TOTALS, DAY#<yyyy-mm-dd>             |
 | member's KPI state    | MEMBER#<memberId>      | PROFILE#KPI                          |
 | KPI entry marker      | MEMBER#<memberId>      | KPI#ENTRY#<entryId> (TTL 7 days)     |
+| badge definition      | BADGES                 | BADGE#<badgeId>                      |
+| badge earned (marker) | MEMBER#<memberId>      | BADGE#<badgeId>                      |
+| badge progress        | MEMBER#<memberId>      | BADGEPROGRESS#<badgeId>#<period>     |
 
 GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
 open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
@@ -278,3 +281,25 @@ def kpi_day_sk(day: date) -> str:
 def kpi_entry_marker_sk(entry_id: str) -> str:
     # "KPI#…" sorts before "LOT#": outside both member ranges above.
     return f"KPI#ENTRY#{entry_id}"
+
+
+# ---- badges and challenges ---------------------------------------------------------------
+BADGES_PK = "BADGES"
+BADGE_PREFIX = "BADGE#"
+# A member's badge items: the earned markers (`dedupe_sk("badge", id)` = "BADGE#<id>") and the
+# progress counters ("BADGEPROGRESS#…") share this prefix, so one Query reads both; both sort
+# before "ENTRY#" and so outside every other range a member's reads use.
+MEMBER_BADGES_PREFIX = "BADGE"
+
+
+def badge_sk(badge_id: str) -> str:
+    return f"{BADGE_PREFIX}{badge_id}"
+
+
+def badge_marker_sk(badge_id: str) -> str:
+    return dedupe_sk("badge", badge_id)
+
+
+def badge_progress_sk(badge_id: str, period: str) -> str:
+    # period: "all", or the calendar month "YYYY-MM" of a per-month counter.
+    return f"BADGEPROGRESS#{badge_id}#{period}"

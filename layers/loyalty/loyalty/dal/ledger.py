@@ -446,6 +446,7 @@ class LedgerStore(TableAccess):
         Raises AlreadyRewarded or ConcurrentUpdate."""
         recorded_at = format_instant(now)
         marker = {
+            **plan.marker_fields,
             "PK": keys.member_pk(plan.member.member_id),
             "SK": keys.dedupe_sk(plan.dedupe.kind, plan.dedupe.value),
             "itemType": f"{plan.dedupe.kind}Marker",
