@@ -247,6 +247,9 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         referrer = enroll("iam-ref", birthday="1990-01-20", marketingConsent=True)
         assert referrer.status == 201, referrer.body
         assert enroll("iam-new", referral_code=referrer.body["referralCode"]).status == 201
+        # Each function reads the rules itself in its own container (GetItem): not from the
+        # cache another function's call filled in this one process.
+        runtime.forget_rules()
         play_orders(
             order("o-iam-1", "iam-ref", "20.00", at="2026-01-05T10:00:00Z"),
             order("o-iam-2", "iam-new", "12.00", at="2026-01-05T11:00:00Z"),
