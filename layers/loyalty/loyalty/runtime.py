@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from loyalty.dal.events_bus import EventBus
 from loyalty.dal.kpis import DynamoKpiStore
+from loyalty.dal.leaderboard import DynamoLeaderboardStore
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.work_queue import WorkQueue
 from loyalty.domain.rules import ProgramRules
@@ -24,6 +25,11 @@ from loyalty.services.coupons import CouponService
 from loyalty.services.expiry import ExpiryService
 from loyalty.services.jobs import JobRuns, Promotions, ScheduledAwards, WorkSender
 from loyalty.services.kpis import KpiProjector, KpiService
+from loyalty.services.leaderboard import (
+    LeaderboardProjector,
+    LeaderboardRefresher,
+    LeaderboardService,
+)
 from loyalty.services.members import MemberService
 from loyalty.services.operations import OperatorService, PrivacyService, ProgramService
 from loyalty.services.orders import OrderService
@@ -130,6 +136,23 @@ def kpi_projector() -> KpiProjector:
 
 def kpi_service() -> KpiService:
     return KpiService(_kpi_store())
+
+
+def _leaderboard_store() -> DynamoLeaderboardStore:
+    repository = _repository(settings().table_name)
+    return DynamoLeaderboardStore(repository.table_name, repository.client)  # the same client
+
+
+def leaderboard_projector() -> LeaderboardProjector:
+    return LeaderboardProjector(_leaderboard_store())
+
+
+def leaderboard_refresher() -> LeaderboardRefresher:
+    return LeaderboardRefresher(_leaderboard_store())
+
+
+def leaderboard_service() -> LeaderboardService:
+    return LeaderboardService(_leaderboard_store())
 
 
 def work_queue() -> WorkSender:
