@@ -1,8 +1,9 @@
 """Storefront API benchmark against DynamoDB Local (figures, not a test).
 
 Prints, per call of the real handlers with HTTP API v2 events: DynamoDB requests and
-capacity for the member view, an activity page and a redemption, and in-process latency
-percentiles (p50/p99) of each.
+capacity for the member view, an activity page and a redemption, in-process latency
+percentiles (p50/p99) of each, the cost of a million member views and of a million
+redemptions, and the request budgets of docs/benchmarks.md as goals.
 
     .venv/bin/python -m bench.bench_api [--members 100] [--calls 500]
 """
@@ -20,6 +21,7 @@ from typing import Any
 import boto3
 
 from bench.bench_orders import _Context, _orders, _per_message, _play
+from bench.goals import UnitCost, goal, print_cost
 from bench.instrumentation import DynamoDBMeter
 from bench.local import fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
@@ -41,7 +43,9 @@ def _measure(
     calls: list[dict[str, Any]],
     handler: Callable[..., dict[str, Any]],
     expected_status: int,
-) -> None:
+) -> tuple[dict[str, float], float, float, float]:
+    """Requests per call by operation, priced write units and read units per call, and the
+    median latency (seconds)."""
     meter.reset()
     latencies = []
     for event in calls:
@@ -52,6 +56,26 @@ def _measure(
             raise SystemExit(f"{label}: unexpected {response['statusCode']} {response['body']}")
     _per_message(meter, len(calls), label)
     print(f"  latency in process: {_percentiles(latencies)}")
+    count = len(calls)
+    return (
+        {operation: requests / count for operation, requests in meter.requests.items()},
+        sum(meter.priced_write_units.values()) / count,
+        sum(meter.read_units.values()) / count,
+        statistics.median(latencies),
+    )
+
+
+def _api_cost(label: str, write_units: float, read_units: float, seconds: float) -> None:
+    print_cost(
+        label,
+        UnitCost(
+            write_units=write_units,
+            read_units=read_units,
+            lambda_seconds=seconds,
+            invocations=1,
+            api_requests=1,
+        ),
+    )
 
 
 def run(endpoint_url: str, members: int, calls: int) -> None:
@@ -78,7 +102,7 @@ def run(endpoint_url: str, members: int, calls: int) -> None:
         )
         for _ in range(calls)
     ]
-    _measure("GET /members/{memberId}", meter, views, members_api.handler, 200)
+    view = _measure("GET /members/{memberId}", meter, views, members_api.handler, 200)
 
     pages = [
         http_event(
@@ -90,7 +114,9 @@ def run(endpoint_url: str, members: int, calls: int) -> None:
         )
         for _ in range(calls)
     ]
-    _measure("GET /members/{memberId}/activity?limit=20", meter, pages, members_api.handler, 200)
+    activity = _measure(
+        "GET /members/{memberId}/activity?limit=20", meter, pages, members_api.handler, 200
+    )
 
     redemptions = [
         http_event(
@@ -103,7 +129,35 @@ def run(endpoint_url: str, members: int, calls: int) -> None:
         )
         for index in range(calls)
     ]
-    _measure("POST /members/{memberId}/redemptions", meter, redemptions, redemption.handler, 201)
+    redeem = _measure(
+        "POST /members/{memberId}/redemptions", meter, redemptions, redemption.handler, 201
+    )
+
+    print()
+    _api_cost("member views (GET /members/{memberId})", view[1], view[2], view[3])
+    _api_cost("redemptions", redeem[1], redeem[2], redeem[3])
+    goal("member view: one Query", _requests(view[0]), "Query 1", view[0] == {"Query": 1.0})
+    goal(
+        "activity page: one GetItem and one Query",
+        _requests(activity[0]),
+        "GetItem 1, Query 1",
+        activity[0] == {"GetItem": 1.0, "Query": 1.0},
+    )
+    reads = sum(
+        per_call
+        for operation, per_call in redeem[0].items()
+        if operation in {"GetItem", "BatchGetItem", "Query", "TransactGetItems"}
+    )
+    goal(
+        "redemption: one read and one transaction",
+        _requests(redeem[0]),
+        "1 read, TransactWriteItems 1",
+        reads <= 1 and redeem[0].get("TransactWriteItems") == 1.0 and len(redeem[0]) == 2,
+    )
+
+
+def _requests(per_call: dict[str, float]) -> str:
+    return ", ".join(f"{operation} {count:g}" for operation, count in sorted(per_call.items()))
 
 
 def main() -> None:

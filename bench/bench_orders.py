@@ -1,9 +1,11 @@
 """Purchase-award benchmark against DynamoDB Local (figures, not a test).
 
 Prints, per order message processed by the real handler: DynamoDB requests by operation and
-consumed capacity; awards per second over a stream of orders in SQS batches of 10; the same
-for refunds; and the handler's cold import time in a fresh process, with and without a
-bytecode cache (Lambda's file system is read-only: a layer without .pyc compiles every cold start).
+consumed capacity, for members' first orders, repeat orders and redeliveries; awards per second
+over a stream of orders in SQS batches of 10, against bare 2-item transactions of the same
+sizes; the same for refunds; the handler's cold import time in a fresh process, with and
+without a bytecode cache (Lambda's file system is read-only: a layer without .pyc compiles
+every cold start); the cost of a million orders; and the goals of docs/benchmarks.md.
 
     .venv/bin/python -m bench.bench_orders [--orders 1000] [--members 200]
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 import boto3
 
+from bench.goals import UnitCost, goal, print_cost
 from bench.instrumentation import DynamoDBMeter
 from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
@@ -141,9 +144,81 @@ def cold_import_seconds(runs: int = 5, *, bytecode_cached: bool = True) -> list[
     return timings
 
 
+def _first_orders(members: int, rng: random.Random) -> list[dict[str, Any]]:
+    """One order per member: each member's first (enrolment, first-purchase bonus, referral
+    code). Placed before the repeat orders of `_orders`."""
+    bodies = _orders(members, 1, rng)
+    for index, body in enumerate(bodies):
+        body["orderId"] = f"bench-first-{index}"
+        body["memberId"] = f"bench-m-{index}"
+        body["occurredAt"] = _at(datetime(2026, 9, 1, tzinfo=UTC) + timedelta(minutes=index))
+    return bodies
+
+
+def _bare_transactions(client: Any, sizes: tuple[int, int], count: int) -> float:
+    """Transactions/s of bare 2-item TransactWriteItems (a profile update and a new item, of
+    the sizes the award writes) on the same DynamoDB Local, in sequence as the handler runs."""
+    profile_pad, item_pad = ("x" * size for size in sizes)
+    started = time.perf_counter()
+    for index in range(count):
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": {"PK": {"S": f"BARE#{index % 200}"}, "SK": {"S": "PROFILE"}},
+                        "UpdateExpression": "SET padding = :pad ADD balance :one",
+                        "ExpressionAttributeValues": {
+                            ":pad": {"S": profile_pad},
+                            ":one": {"N": "1"},
+                        },
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": TABLE,
+                        "Item": {
+                            "PK": {"S": f"BARE#{index % 200}"},
+                            "SK": {"S": f"ENTRY#{index:08d}"},
+                            "padding": {"S": item_pad},
+                        },
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+    return count / (time.perf_counter() - started)
+
+
+def _item_sizes(client: Any) -> tuple[int, int]:
+    """The sizes (JSON, as the meter prices them) of a member's profile and of an order's
+    ledger entry, as the award wrote them."""
+    items = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "MEMBER#bench-m-0"}},
+    )["Items"]
+    profile = next(item for item in items if item["SK"]["S"] == "PROFILE")
+    entry = next(item for item in items if item["SK"]["S"].startswith("ENTRY#"))
+    return (
+        len(json.dumps(profile, separators=(",", ":"))),
+        len(json.dumps(entry, separators=(",", ":"))),
+    )
+
+
+def _totals(meter: DynamoDBMeter, messages: int) -> tuple[float, float, float]:
+    """Requests, priced write units and read units per message."""
+    return (
+        sum(meter.requests.values()) / messages,
+        sum(meter.priced_write_units.values()) / messages,
+        sum(meter.read_units.values()) / messages,
+    )
+
+
 def run(endpoint_url: str, orders: int, members: int) -> None:
     use_endpoint(endpoint_url)
-    fresh_table(boto3.client("dynamodb", endpoint_url=endpoint_url))
+    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
+    fresh_table(client)
 
     from functions.purchase_award import app
     from loyalty.runtime import order_service
@@ -152,20 +227,37 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
     meter.attach(order_service()._ledger.client)  # type: ignore[attr-defined]
 
     rng = random.Random(7)
-    bodies = _orders(orders, members, rng)
-    _play(app.handler, bodies[:20])  # warm-up: connections, imports
+    warm_up = _orders(20, 20, rng)
+    for body in warm_up:
+        body["orderId"] = body["orderId"].replace("bench-o-", "bench-warm-")
+        body["memberId"] = body["memberId"].replace("bench-m-", "bench-warm-")
+    _play(app.handler, warm_up)  # connections, imports
+
+    firsts = _first_orders(members, rng)
     meter.reset()
-    elapsed = _play(app.handler, bodies[20:])
-    processed = len(bodies) - 20
-    _per_message(meter, processed, "order.completed (first orders and repeat orders mixed)")
+    _play(app.handler, firsts)
+    _per_message(meter, len(firsts), "order.completed, a member's first order")
+    _, first_wcu, _ = _totals(meter, len(firsts))
+
+    bodies = _orders(orders, members, rng)
+    meter.reset()
+    elapsed = _play(app.handler, bodies)
+    _per_message(meter, len(bodies), "order.completed, repeat orders")
+    repeat_requests, repeat_wcu, repeat_rcu = _totals(meter, len(bodies))
+    awards_per_second = len(bodies) / elapsed
     print(
-        f"  throughput: {processed / elapsed:,.0f} awards/s through the handler "
+        f"  throughput: {awards_per_second:,.0f} awards/s through the handler "
         f"(one process, batches of 10, DynamoDB Local)"
     )
 
     meter.reset()
-    elapsed = _play(app.handler, bodies[20:120])
+    _play(app.handler, bodies[:100])
     _per_message(meter, 100, "order.completed redelivered (duplicates)")
+    _, redelivery_wcu, _ = _totals(meter, 100)
+    redelivery_reads = sum(
+        meter.requests[op] for op in ("GetItem", "BatchGetItem", "Query", "TransactGetItems")
+    )
+    redelivery_writes = sum(meter.items_written.values())
 
     refunds = [
         {
@@ -177,12 +269,19 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
             "currency": "USD",
             "amount": "1.00",
         }
-        for body in bodies[20:220]
+        for body in bodies[:200]
     ]
     meter.reset()
-    elapsed = _play(app.handler, refunds)
+    refund_elapsed = _play(app.handler, refunds)
     _per_message(meter, len(refunds), "order.refunded")
-    print(f"  throughput: {len(refunds) / elapsed:,.0f} refunds/s")
+    print(f"  throughput: {len(refunds) / refund_elapsed:,.0f} refunds/s")
+
+    sizes = _item_sizes(client)
+    bare = _bare_transactions(client, sizes, len(bodies))
+    print(
+        f"\nbare 2-item TransactWriteItems of the same sizes (profile {sizes[0]} B, order item "
+        f"{sizes[1]} B), same client and DynamoDB Local, in sequence: {bare:,.0f} tx/s"
+    )
 
     print("\ncold import of functions/purchase_award/app.py in a fresh process:")
     for cached in (True, False):
@@ -193,6 +292,35 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
             f"(min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}, "
             f"{len(timings)} runs)"
         )
+    print("  (against the libraries alone, per handler: python -m bench.cold_imports)")
+
+    print()
+    # A million orders as the bench's stream: every member's first order, then repeats.
+    share_first = len(firsts) / (len(firsts) + len(bodies))
+    order_cost = UnitCost(
+        write_units=share_first * first_wcu + (1 - share_first) * repeat_wcu,
+        read_units=repeat_rcu,
+        lambda_seconds=1 / awards_per_second,
+        invocations=1 / 10,
+        queue_requests=2 / 10,  # a ReceiveMessage and a DeleteMessageBatch per batch of 10
+    )
+    usd = print_cost(f"orders ({share_first:.0%} first orders)", order_cost)
+    goal("write units per repeat order", f"{repeat_wcu:.2f}", "<= 4", repeat_wcu <= 4)
+    goal("write units per first order", f"{first_wcu:.2f}", "<= 6", first_wcu <= 6)
+    goal(
+        "a redelivered order writes nothing, reads at most once",
+        f"{redelivery_writes} items written, {redelivery_reads / 100:.2f} reads",
+        "0 items, <= 1 read",
+        redelivery_writes == 0 and redelivery_reads <= 100 and redelivery_wcu == 0,
+    )
+    goal("requests per repeat order", f"{repeat_requests:.2f}", "1", repeat_requests <= 1.0)
+    goal(
+        "awards/s against bare 2-item transactions",
+        f"{awards_per_second:,.0f} / {bare:,.0f} = {awards_per_second / bare:.2f}",
+        ">= 0.8",
+        awards_per_second / bare >= 0.8,
+    )
+    goal("cost per million orders", f"${usd:,.2f}", "<= $3", usd <= 3)
 
 
 def main() -> None:

@@ -14,6 +14,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.kpis
+import loyalty.services.operations  # noqa: F401
 from loyalty import observability
 from loyalty.api.http import current_caller, documented, make_resolver, serve
 from loyalty.api.models import (

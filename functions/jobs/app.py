@@ -26,6 +26,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.coupon_expiry
+import loyalty.services.expiry
+import loyalty.services.jobs  # noqa: F401
 from loyalty import observability
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.schedules import ScheduledJob

@@ -11,6 +11,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.leaderboard  # noqa: F401
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.observability import observed
 from loyalty.runtime import leaderboard_refresher

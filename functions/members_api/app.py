@@ -13,6 +13,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.leaderboard
+import loyalty.services.members
+import loyalty.services.rewards  # noqa: F401
 from loyalty import observability
 from loyalty.api.auth import Forbidden
 from loyalty.api.http import BadRequest, current_caller, documented, make_resolver, serve

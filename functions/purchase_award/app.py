@@ -18,6 +18,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.orders  # noqa: F401
 from loyalty import observability
 from loyalty.domain.errors import InvalidMessage, OrderNotFound
 from loyalty.domain.orders import parse_order_message

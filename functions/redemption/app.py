@@ -12,6 +12,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.coupons
+import loyalty.services.rewards  # noqa: F401
 from loyalty import observability
 from loyalty.api.http import documented, make_resolver, serve
 from loyalty.api.models import (

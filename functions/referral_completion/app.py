@@ -18,6 +18,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The services this function uses, loaded at init (runtime builds them lazily, so the
+# function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.referrals  # noqa: F401
 from loyalty import observability
 from loyalty.observability import observed
 from loyalty.runtime import referral_service

@@ -163,11 +163,11 @@ def test_a_thousand_lots_and_a_month_of_missed_runs_are_caught_up_in_one_run(
 
 def same_shard_members(count: int, prefix: str) -> list[str]:
     """Member ids that fall in the same shard of the due index (any job's: one hash)."""
-    shard = keys.shard_of(f"{prefix}-0", keys.EXPIRY_SHARDS)
+    shard = keys.shard_of(f"{prefix}-0", keys.due_index_shards())
     found = [
         f"{prefix}-{n}"
         for n in range(200)
-        if keys.shard_of(f"{prefix}-{n}", keys.EXPIRY_SHARDS) == shard
+        if keys.shard_of(f"{prefix}-{n}", keys.due_index_shards()) == shard
     ]
     return found[:count]
 

@@ -72,3 +72,45 @@ def test_a_store_failing_for_everyone_fails_the_whole_shard():
     # As many in a row: the store, not a member; SQS retries the shard.
     with pytest.raises(ValueError):
         run_shard(DuePages(members), "birthday", 1, NOW, process_failing(*members))
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        self.messages += messages
+
+
+def test_a_run_fans_out_to_every_shard_of_the_due_index_as_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from loyalty.dal import keys
+    from loyalty.services.jobs import JobRuns
+
+    monkeypatch.setenv("DUE_INDEX_SHARDS", "300")
+    sent = Sent()
+    assert JobRuns(sent).start("expiry", "2027-02-10T00:15:00Z", "run-1") == 300
+    assert sorted(message["shard"] for message in sent.messages) == list(range(300))
+    # Members land in every shard, and only in those the run reads.
+    shards = {keys.shard_of(f"m-{n}", keys.due_index_shards()) for n in range(20_000)}
+    assert shards == set(range(300))
+    assert keys.lot_due_gsi_pk("m-1") == f"EXPIRY#{keys.shard_of('m-1', 300)}"
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "-3", "many", "2.5"])
+def test_a_due_index_shard_count_out_of_range_is_refused(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loyalty.dal import keys
+
+    monkeypatch.setenv("DUE_INDEX_SHARDS", value)
+    with pytest.raises(ValueError, match="DUE_INDEX_SHARDS must be 1 to 1000"):
+        keys.due_index_shards()
+
+
+def test_the_due_index_has_128_shards_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty.dal import keys
+
+    monkeypatch.delenv("DUE_INDEX_SHARDS", raising=False)
+    assert keys.due_index_shards() == 128

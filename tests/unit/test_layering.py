@@ -88,12 +88,17 @@ def test_the_domain_imports_neither_the_store_nor_the_aws_sdk(path: Path):
 
 def test_the_checks_catch_what_they_are_for():
     handler = ast.parse(
-        "from loyalty.dal.keys import EXPIRY_SHARDS\n"
+        "from loyalty.dal.keys import due_index_shards\n"
         "import boto3\n"
         "from loyalty import dal\n"
         "def f(record):\n"
         "    return record.dynamodb.new_image, record['dynamodb'].get('NewImage')\n"
     )
     modules = [m for _, m in imported_modules(handler) if within(m, ("loyalty.dal", *SDK))]
-    assert modules == ["loyalty.dal.keys", "loyalty.dal.keys.EXPIRY_SHARDS", "boto3", "loyalty.dal"]
+    assert modules == [
+        "loyalty.dal.keys",
+        "loyalty.dal.keys.due_index_shards",
+        "boto3",
+        "loyalty.dal",
+    ]
     assert [name for _, name in raw_image_reads(handler)] == ["new_image", "NewImage"]

@@ -48,6 +48,7 @@ the refresher reads the top of each shard.
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, date, datetime
 
 from loyalty.domain.calendar import format_instant
@@ -57,7 +58,23 @@ ENTRY_PREFIX = "ENTRY#"
 LOT_PREFIX = "LOT#"
 ORDER_SK = "ORDER"
 REFERRAL_CODE_SK = "CODE"
-EXPIRY_SHARDS = 8
+# The due index's shards per job (DUE_INDEX_SHARDS, template parameter DueIndexShards): a job
+# run queues one work message per shard and the shards run in parallel, so the width of a run
+# follows this figure: 128 finishes a million members due in one day within 10 minutes
+# (docs/benchmarks.md, "Jobs at a million"). Only ever raise it: an item stays in the shard it
+# was written to, and a run reads shards 0 to N-1.
+DEFAULT_DUE_INDEX_SHARDS = 128
+MAX_DUE_INDEX_SHARDS = 1000
+
+
+def due_index_shards() -> int:
+    raw = os.environ.get("DUE_INDEX_SHARDS", "")
+    if not raw:
+        return DEFAULT_DUE_INDEX_SHARDS
+    shards = int(raw) if raw.isdigit() else 0
+    if not 1 <= shards <= MAX_DUE_INDEX_SHARDS:
+        raise ValueError(f"DUE_INDEX_SHARDS must be 1 to {MAX_DUE_INDEX_SHARDS}, not {raw!r}")
+    return shards
 
 
 def member_pk(member_id: str) -> str:
@@ -161,7 +178,7 @@ def shard_of(member_id: str, shards: int) -> int:
 
 
 def lot_due_gsi_pk(member_id: str) -> str:
-    return due_pk("expiry", shard_of(member_id, EXPIRY_SHARDS))
+    return due_pk("expiry", shard_of(member_id, due_index_shards()))
 
 
 def due_pk(job: str, shard: int) -> str:
@@ -174,7 +191,7 @@ def expiry_shard_pk(shard: int) -> str:
 
 
 def coupon_due_gsi_pk(member_id: str) -> str:
-    return due_pk("coupons", shard_of(member_id, EXPIRY_SHARDS))
+    return due_pk("coupons", shard_of(member_id, due_index_shards()))
 
 
 def coupon_due_gsi_sk(next_action_at: datetime, member_id: str, code: str) -> str:
@@ -186,7 +203,7 @@ def schedule_sk(job: str) -> str:
 
 
 def schedule_gsi_pk(job: str, member_id: str) -> str:
-    return due_pk(job, shard_of(member_id, EXPIRY_SHARDS))
+    return due_pk(job, shard_of(member_id, due_index_shards()))
 
 
 def schedule_gsi_sk(due_at: datetime, member_id: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from loyalty.dal.keys import EXPIRY_SHARDS
+from loyalty.dal.keys import due_index_shards
 from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
 from loyalty.domain.ledger import DedupeKey, EarnPlan, plan_earning
 from loyalty.domain.ports import DueIndex, JobStore
@@ -224,9 +224,9 @@ class JobRuns:
     shard's follow-ups (each member set aside alone, and the rest of the shard when its
     invocation ran short of time)."""
 
-    def __init__(self, queue: WorkSender, shards: int = EXPIRY_SHARDS) -> None:
+    def __init__(self, queue: WorkSender, shards: int | None = None) -> None:
         self.queue = queue
-        self.shards = shards
+        self.shards = shards if shards is not None else due_index_shards()
 
     def start(self, job: str, now: str, run_id: str) -> int:
         """Queue the run's shards; how many were queued."""
