@@ -35,6 +35,7 @@ bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_api
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_jobs
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_kpis
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_history
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.cold_imports
 
 clean:

@@ -28,6 +28,18 @@ from devtools.dynamodb_local import DynamoDBLocal
 from tests.support.http import SERVICE, http_event
 
 
+def redemption_event(member_id: str, idempotency_key: str) -> dict[str, Any]:
+    """A service's POST /members/{memberId}/redemptions of free shipping."""
+    return http_event(
+        "POST",
+        "/members/{memberId}/redemptions",
+        {"memberId": member_id},
+        claims=SERVICE,
+        body={"rewardId": "free-shipping"},
+        headers={"Idempotency-Key": idempotency_key},
+    )
+
+
 def _percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
@@ -119,14 +131,7 @@ def run(endpoint_url: str, members: int, calls: int) -> None:
     )
 
     redemptions = [
-        http_event(
-            "POST",
-            "/members/{memberId}/redemptions",
-            {"memberId": member_ids[index % len(member_ids)]},
-            claims=SERVICE,
-            body={"rewardId": "free-shipping"},
-            headers={"Idempotency-Key": f"bench-{index}"},
-        )
+        redemption_event(member_ids[index % len(member_ids)], f"bench-{index}")
         for index in range(calls)
     ]
     redeem = _measure(

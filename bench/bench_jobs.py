@@ -298,9 +298,10 @@ def verify(client: DynamoDBClient, members: int, due: frozenset[int], rng: rando
         items = _member_items(client, seeded.member_id)
         profile = next(item for item in items if item["SK"] == keys.PROFILE_SK)
         entries = [item for item in items if item["SK"].startswith(keys.ENTRY_PREFIX)]
-        lots = [item for item in items if item["SK"].startswith(keys.LOT_PREFIX)]
+        lots = [item for item in items if item["SK"].startswith(keys.SETTLED_LOT_PREFIX)]
+        live_left = any(item["SK"].startswith(keys.LOT_PREFIX) for item in items)
         expires = [entry for entry in entries if entry["entryType"] == "expire"]
-        problems = []
+        problems = ["a live lot is left in the member view's range"] if live_left else []
         if profile["balance"] != 0 or profile["debited"] != seeded.points:
             problems.append(f"profile balance {profile['balance']}, debited {profile['debited']}")
         if [int(entry["points"]) for entry in expires] != [-seeded.points]:

@@ -17,14 +17,20 @@ from typing import Any
 
 import boto3
 
+from bench.bench_api import redemption_event
 from bench.bench_orders import _Context, _orders, _per_message, _play
+from bench.goals import UnitCost, goal
 from bench.instrumentation import DynamoDBMeter
 from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
-from tests.support.http import ADMIN, SERVICE, http_event
+from tests.support.http import ADMIN, http_event
 from tests.support.streams import StreamReader, delivered_to
 
 FUNCTION = "KpiProjectorFunction"
+# Per ledger entry projected, as measured on 2026-11-28 (docs/benchmarks.md): the goal is not
+# to get worse.
+BASELINE_WRITE_UNITS = 4.94
+BASELINE_READ_UNITS = 1.67
 CONTEXT: Any = _Context()  # what the handlers use of a LambdaContext
 
 
@@ -49,15 +55,7 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
     bodies = _orders(orders, members, rng)
     _play(purchase_award.handler, bodies)
     for index, member_id in enumerate(sorted({body["memberId"] for body in bodies})):
-        event = http_event(
-            "POST",
-            "/members/{memberId}/redemptions",
-            {"memberId": member_id},
-            claims=SERVICE,
-            body={"rewardId": "free-shipping"},
-            headers={"Idempotency-Key": f"bench-{index}"},
-        )
-        redemption.handler(event, CONTEXT)
+        redemption.handler(redemption_event(member_id, f"bench-{index}"), CONTEXT)
 
     records = delivered_to(FUNCTION, StreamReader(TABLE).read())["Records"]
     entries = sum(1 for r in records if r["dynamodb"]["NewImage"]["itemType"]["S"] == "entry")
@@ -67,6 +65,11 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
     meter.attach(kpi_projector()._store.client)  # type: ignore[attr-defined]
     _deliver(projector.handler, records)
     _per_message(meter, entries, "Projected, per ledger entry")
+    write_units = sum(meter.priced_write_units.values()) / entries
+    read_units = sum(meter.read_units.values()) / entries
+    cost = UnitCost(write_units=write_units, read_units=read_units, lambda_seconds=0, invocations=0)
+    per_million = cost.per_million()
+    projection_usd = per_million["DynamoDB writes"] + per_million["DynamoDB reads"]
     meter.reset()
     _deliver(projector.handler, records)
     _per_message(meter, entries, "Redelivered (nothing changes), per ledger entry")
@@ -76,6 +79,19 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
     if response["statusCode"] != 200:
         raise SystemExit(f"GET /admin/kpis answered {response['statusCode']}")
     _per_message(meter, 1, f"GET /admin/kpis with {members} members")
+
+    print(
+        f"\nDynamoDB cost of the projection per million ledger entries: ${projection_usd:,.2f} "
+        f"({write_units:.2f} write units, {read_units:.2f} read units an entry)"
+    )
+    goal(
+        "KPI projection per ledger entry, not worse than on 2026-11-28",
+        f"{write_units:.2f} priced WCU, {read_units:.2f} RCU",
+        f"<= {BASELINE_WRITE_UNITS} WCU, <= {BASELINE_READ_UNITS} RCU",
+        # At the baseline's precision (two decimals, as the tables print them).
+        round(write_units, 2) <= BASELINE_WRITE_UNITS
+        and round(read_units, 2) <= BASELINE_READ_UNITS,
+    )
 
 
 def main() -> None:

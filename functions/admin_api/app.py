@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 # The services this function uses, loaded at init (runtime builds them lazily, so the
 # function loads no other service): their import is part of the cold start, not a request.
+import loyalty.services.badges
 import loyalty.services.kpis
 import loyalty.services.operations  # noqa: F401
 from loyalty import observability
@@ -29,6 +30,7 @@ from loyalty.api.models import (
     AuditReason,
     AuditRecordBody,
     AuditTrail,
+    BadgeIdPath,
     Email,
     ExportBody,
     ExportProfile,
@@ -40,6 +42,7 @@ from loyalty.api.models import (
     RewardIdPath,
     RewardUpsert,
 )
+from loyalty.domain.badges import Badge, BadgeDefinition
 from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import describe_validation_error
 from loyalty.domain.program_preview import MAX_PREVIEW_DAYS, PreviewFigures
@@ -47,6 +50,8 @@ from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
 from loyalty.observability import observed
 from loyalty.runtime import (
+    badge_service,
+    forget_badges,
     forget_rules,
     kpi_service,
     operator_service,
@@ -77,6 +82,10 @@ ChangeReason = Annotated[
         description="Why the change is made, for the audit trail (no personal data).",
     ),
 ]
+
+
+class AdminBadgeList(BaseModel):
+    items: list[Badge]
 
 
 def _json(status: int, body: Any) -> Response[Any]:
@@ -190,6 +199,35 @@ def put_reward(
     created = operator_service().save_reward(reward, actor=_actor(), reason=reason or "")
     body = AdminRewardBody.model_validate(reward, from_attributes=True)
     return _json(201 if created else 200, body)
+
+
+@app.get("/admin/badges", responses=documented(None, 401, 403), tags=["Operators"])
+def all_badges() -> AdminBadgeList:
+    """Every badge and challenge definition, retired ones included (last)."""
+    return AdminBadgeList(items=badge_service().all_badges())
+
+
+@app.put(
+    "/admin/badges/<badgeId>",
+    responses={
+        **documented((200, "Updated"), 400, 401, 403, 415, 422, 503),
+        201: {"description": "Created", "content": {"application/json": {"model": Badge}}},
+    },
+    tags=["Operators"],
+)
+def put_badge(
+    badgeId: BadgeIdPath,
+    request: Annotated[BadgeDefinition, Body()],
+    reason: ChangeReason = None,
+) -> Response[Badge]:
+    """Create or replace a badge (a challenge when it has a `window`); `active: false` retires
+    it (no longer evaluated nor shown as open; members keep what they earned). Members earn
+    it from their next counted activity on; past activity is not replayed."""
+    badge = Badge.model_validate({**request.model_dump(by_alias=True), "badgeId": badgeId})
+    created = badge_service().save_badge(badge, actor=_actor(), reason=reason or "")
+    forget_badges()  # this container applies it at once; the others within a minute
+    logger.info("badge saved", badge_id=badgeId, new_badge=created)
+    return _json(201 if created else 200, badge)
 
 
 @app.get("/admin/program", responses=documented(None, 401, 403), tags=["Operators"])

@@ -1,5 +1,5 @@
 """Storefront API (all routes but redemptions): enrollment, member view and profile,
-activity, rewards catalog, the program's public rules, referrals, and the service-only
+activity, rewards catalog, the program's public rules, referrals, badges, and the service-only
 review and share awards.
 Each route: parse (validated by Powertools from the models), one service call, map."""
 
@@ -12,6 +12,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+import loyalty.services.badges
 
 # The services this function uses, loaded at init (runtime builds them lazily, so the
 # function loads no other service): their import is part of the cold start, not a request.
@@ -29,6 +31,7 @@ from loyalty.api.models import (
     EnrollRequest,
     LeaderboardBoardBody,
     LeaderboardRowBody,
+    MemberBadgesBody,
     MemberIdPath,
     MemberViewBody,
     ProfileUpdate,
@@ -51,7 +54,7 @@ from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.quotes import CartLine
 from loyalty.domain.rules import TierName
 from loyalty.observability import observed
-from loyalty.runtime import leaderboard_service, member_service, reward_service
+from loyalty.runtime import badge_service, leaderboard_service, member_service, reward_service
 
 logger = Logger()
 app = make_resolver()
@@ -153,6 +156,15 @@ def activity(
 def referrals(memberId: MemberIdPath) -> ReferralsBody:
     """The member's referral code and the referrals made with it."""
     return ReferralsBody.model_validate(member_service().referrals(memberId), from_attributes=True)
+
+
+@app.get("/members/<memberId>/badges", responses=documented(None, 401, 403, 404), tags=["Members"])
+def badges(memberId: MemberIdPath) -> MemberBadgesBody:
+    """The badges the member earned (newest first) and the open badges and challenges with
+    their progress (`progress` of `target`)."""
+    return MemberBadgesBody.model_validate(
+        badge_service().member_badges(memberId), from_attributes=True
+    )
 
 
 @app.get("/rewards", responses=documented(None, 401), tags=["Rewards"])

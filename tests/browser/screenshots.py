@@ -5,6 +5,7 @@
 starts DynamoDB Local and the seeded local stack, drives the system Chromium and writes
 portal.png (1280x900), portal-earn.png (1280x900: ways to earn and the tiers),
 portal-leaderboard.png (1280x900: the all-time leaderboard beside the activity),
+portal-badges.png (1280x900: alice's badges and a challenge's progress),
 portal-mobile.png (390x844), operator.png (1280 wide: a member with the
 adjustment confirmation) and operator-mobile.png (390x844: the ledger on a phone) to OUT_DIR
 (default docs/screenshots). tests/browser/test_screenshots.py runs the same code on every test run.
@@ -15,7 +16,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ SIZES = {
     "portal-mobile.png": {"width": 390, "height": 844},
     "portal-earn.png": {"width": 1280, "height": 900},
     "portal-leaderboard.png": {"width": 1280, "height": 900},
+    "portal-badges.png": {"width": 1280, "height": 900},
     "operator.png": {"width": 1280, "height": 900},
     "operator-mobile.png": {"width": 390, "height": 844},
 }
@@ -40,12 +44,62 @@ def _context(browser: Any, viewport: dict[str, int]) -> Any:
     )
 
 
+def demo_badges(stack: Any) -> None:
+    """Badges for the shots: defined by an operator, then alice reviews two products (she earns
+    the first-review and Gold badges; the month's review challenge stands at 2 of 3)."""
+    from tests.browser.helpers import Api
+
+    admin = Api(stack.base_url, stack.mint_token("operator", scopes=["loyalty/admin"]))
+    month = stack.now().strftime("%Y-%m")
+    last_day = (stack.now().replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    badges = {
+        "first-review": {
+            "name": "First review",
+            "description": "Review a product you bought.",
+            "condition": {"kind": "reviews", "count": 1},
+            "points": 50,
+        },
+        "gold-member": {
+            "name": "Gold member",
+            "description": "Reach the Gold tier.",
+            "condition": {"kind": "tier", "tier": "Gold"},
+        },
+        "month-reviews": {
+            "name": "Review challenge",
+            "description": "Review 3 products this month.",
+            "condition": {"kind": "reviews", "count": 3},
+            "points": 200,
+            "window": {"startsOn": f"{month}-01", "endsOn": last_day.date().isoformat()},
+        },
+        "explorer": {
+            "name": "Explorer",
+            "description": "Shop in 3 different categories.",
+            "condition": {"kind": "categories", "count": 3},
+            "points": 100,
+        },
+    }
+    for badge_id, body in badges.items():
+        status, answer = admin.call("PUT", f"admin/badges/{badge_id}", body)
+        assert status in (200, 201), answer
+    for product in ("SHOT-1", "SHOT-2"):
+        body = {"productId": product, "reviewId": f"rv-{product}"}
+        status, answer = admin.call("POST", "members/alice/reviews", body)
+        assert status in (201, 409), answer
+    deadline = time.monotonic() + 30  # the stream reaches the badge evaluator a moment later
+    while time.monotonic() < deadline:
+        if len(admin.get("members/alice/badges")["earned"]) >= 2:
+            return
+        time.sleep(0.2)
+    raise AssertionError("alice's badges were not granted")
+
+
 def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
     """Write the screenshots (SIZES); returns them by name. Redeems free shipping as alice (so the
     desktop portal shows a coupon): give it a stack whose state may change. The phone shot is
     erin's, whom the seed leaves on her way to the next tier (the progress bar shows)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in SIZES}
+    demo_badges(stack)
 
     context = _context(browser, SIZES["portal.png"])
     page = context.new_page()
@@ -72,6 +126,11 @@ def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
     page.get_by_role("button", name="All time").blur()
     page.locator(".leaderboard-card").evaluate("node => node.scrollIntoView()")
     page.screenshot(path=paths["portal-leaderboard.png"])
+
+    # The badges: earned ones and the challenge's progress.
+    expect(page.get_by_test_id("badge-open").first).to_be_visible()
+    page.locator(".badges-card").evaluate("node => node.scrollIntoView()")
+    page.screenshot(path=paths["portal-badges.png"])
     context.close()
 
     context = _context(browser, SIZES["portal-mobile.png"])

@@ -991,3 +991,55 @@ def test_the_coupons_read_on_a_phone(
         assert phone.errors == []
     finally:
         phone.context.close()
+
+
+def badge_row(page: Any, badge_id: str) -> Any:
+    return page.locator(f'#badges-table tr[data-badge="{badge_id}"]')
+
+
+def test_badges_are_defined_listed_and_retired(page: Any, stack: Any, admin_api: Api) -> None:
+    sign_in(page, stack)
+    page.get_by_role("button", name="New badge").click()
+    page.get_by_label("Badge id").fill("console-december")
+    page.get_by_label("Badge name").fill("3 orders in early December")
+    page.get_by_label("Badge condition").select_option("orders")
+    page.get_by_label("How many (counts) / months (tenure)").fill("3")
+    page.get_by_label("Badge points").fill("300")
+    page.get_by_label("Challenge from").fill("2026-12-01")
+    page.get_by_label("Challenge through").fill("2026-12-14")
+    page.get_by_role("button", name="Save badge").click()
+
+    expect(page.locator("#badges-message")).to_have_text(
+        "3 orders in early December (console-december) saved."
+    )
+    row = badge_row(page, "console-december")
+    expect(row.locator('td[data-label="Condition"]')).to_have_text("3 orders")
+    expect(row.locator('td[data-label="Window"]')).to_have_text("2026-12-01 to 2026-12-14")
+    saved = {b["badgeId"]: b for b in admin_api.get("admin/badges")["items"]}["console-december"]
+    assert saved["condition"] == {"kind": "orders", "count": 3, "per": None}
+    assert (saved["points"], saved["window"], saved["active"]) == (
+        300,
+        {"startsOn": "2026-12-01", "endsOn": "2026-12-14"},
+        True,
+    )
+
+    row.get_by_role("button", name="Retire 3 orders in early December").click()
+    expect(page.locator("#badges-message")).to_have_text(
+        "3 orders in early December (console-december) retired."
+    )
+    expect(row.locator('td[data-label="Status"]')).to_have_text("Retired")
+    assert not {b["badgeId"]: b for b in admin_api.get("admin/badges")["items"]}[
+        "console-december"
+    ]["active"]
+
+
+def test_an_invalid_badge_is_refused_in_words(page: Any, stack: Any, admin_api: Api) -> None:
+    sign_in(page, stack)
+    page.get_by_role("button", name="New badge").click()
+    page.get_by_label("Badge id").fill("console-bad")
+    page.get_by_label("Badge name").fill("Bad")
+    page.get_by_label("How many (counts) / months (tenure)").fill("0")
+    page.get_by_role("button", name="Save badge").click()
+
+    expect(page.locator("#badge-form-message")).to_contain_text("Not saved")
+    assert "console-bad" not in {b["badgeId"] for b in admin_api.get("admin/badges")["items"]}

@@ -5,6 +5,7 @@ stack and run in order: the redemptions spend alice's points."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -803,3 +804,47 @@ def test_copying_from_my_coupons_says_what_to_do_when_copying_fails(page: Any, s
     said = coupon_item(page, code).locator("[aria-live]")
     expect(said).to_contain_text("Select the code and copy it")
     assert page.evaluate("window.getSelection().toString()") == code
+
+
+def test_the_badges_panel_shows_earned_badges_and_a_challenges_progress(
+    page: Any, stack: Any, admin_api: Api, member_api: Api
+) -> None:
+    badges = {
+        "portal-first-review": {
+            "name": "First review",
+            "condition": {"kind": "reviews", "count": 1},
+            "points": 50,
+        },
+        "portal-reviewer": {
+            "name": "3 reviews in December",
+            "condition": {"kind": "reviews", "count": 3},
+            "points": 300,
+            "window": {"startsOn": "2026-12-01", "endsOn": "2026-12-31"},
+        },
+    }
+    try:
+        for badge_id, body in badges.items():
+            status, answer = admin_api.call("PUT", f"admin/badges/{badge_id}", body)
+            assert status == 201, answer
+        for product in ("BADGE-P-1", "BADGE-P-2"):
+            body = {"productId": product, "reviewId": f"rv-{product}"}
+            status, answer = admin_api.call("POST", "members/alice/reviews", body)
+            assert status == 201, answer
+        # The stream reaches the badge evaluator a moment later.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            mine = member_api.get("members/alice/badges")
+            if any(b["badgeId"] == "portal-first-review" for b in mine["earned"]):
+                break
+            time.sleep(0.2)
+        assert [b["progress"] for b in mine["progress"] if b["badgeId"] == "portal-reviewer"] == [2]
+        sign_in(page, stack)
+
+        earned = page.get_by_test_id("badge-earned").filter(has_text="First review")
+        expect(earned).to_contain_text("50 points")
+        challenge = page.get_by_test_id("badge-open").filter(has_text="3 reviews in December")
+        expect(challenge).to_contain_text("2 of 3 so far.")
+        expect(challenge.get_by_role("progressbar")).to_have_attribute("value", "2")
+    finally:
+        for badge_id, body in badges.items():  # the other tests see no open badge
+            admin_api.call("PUT", f"admin/badges/{badge_id}", body | {"active": False})

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.api import (
     ACTIVITY,
+    BADGES,
     ENROLL,
     GET_MEMBER,
     MEMBER_COUPONS,
@@ -59,6 +60,7 @@ SUCCESS: dict[Route, tuple[int, Callable[[Any], bool]]] = {
     PATCH_MEMBER: (200, lambda body: body["name"] == "Renamed Member"),
     ACTIVITY: (200, lambda body: len(body["items"]) == 2),
     REFERRALS: (200, lambda body: body["pending"] == 0),
+    BADGES: (200, lambda body: body == {"earned": [], "progress": []}),
     REWARDS: (200, lambda body: len(body["items"]) >= 2),
     PROGRAM: (200, lambda body: body["referral"]["refereePoints"] == 70),
     REDEEM: (201, lambda body: body["pointsSpent"] == 500 and body["balance"] == 650),

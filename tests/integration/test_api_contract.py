@@ -78,6 +78,13 @@ ADMIN_BODY_ROUTES: list[tuple[str, str, dict[str, str], dict[str, str], Any]] = 
         {},
         {"name": "Mug", "kind": "product", "cost": 100},
     ),
+    (
+        "PUT",
+        "/admin/badges/{badgeId}",
+        {"badgeId": "first-review"},
+        {},
+        {"name": "First review", "condition": {"kind": "reviews", "count": 1}, "points": 50},
+    ),
     ("PUT", "/admin/program", {}, {}, None),  # the body: the current document
 ]
 

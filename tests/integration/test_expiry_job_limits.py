@@ -45,10 +45,13 @@ def transactions(monkeypatch) -> list[int]:
 
 
 def lot_items(dynamodb_client, table_name, member_id) -> list[dict[str, Any]]:
+    """The member's lots, live (`LOT#…`) and settled (`HISTORY#LOT#…`, out of the member
+    view's range)."""
     return [
         item
         for item in table_items(dynamodb_client, table_name)
-        if item["PK"]["S"] == f"MEMBER#{member_id}" and item["SK"]["S"].startswith("LOT#")
+        if item["PK"]["S"] == f"MEMBER#{member_id}"
+        and item["SK"]["S"].startswith(("LOT#", "HISTORY#LOT#"))
     ]
 
 
@@ -97,12 +100,14 @@ def test_a_heavy_member_settles_and_is_warned_in_steps_that_each_fit_one_transac
     run_daily(queue, "expiry", now)  # the drain fails on any batch item failure
 
     assert transactions and max(transactions) <= DYNAMODB_MAX_ACTIONS
-    after = {item["SK"]["S"]: item for item in lot_items(dynamodb_client, table_name, "heavy")}
+    after = {item["lotId"]["S"]: item for item in lot_items(dynamodb_client, table_name, "heavy")}
     due_points = sum(int(lot["points"]["N"]) for lot in due)
     for lot in due:
-        assert "settledAt" in after[lot["SK"]["S"]]
+        settled = after[lot["lotId"]["S"]]
+        assert "settledAt" in settled and settled["SK"]["S"] == "HISTORY#" + lot["SK"]["S"]
     for lot in warned:
-        assert "warnedAt" in after[lot["SK"]["S"]] and "settledAt" not in after[lot["SK"]["S"]]
+        live = after[lot["lotId"]["S"]]
+        assert "warnedAt" in live and "settledAt" not in live and live["SK"] == lot["SK"]
     warnings = warning_items(dynamodb_client, table_name, "heavy")
     assert sorted(w["lotId"]["S"] for w in warnings) == sorted(lot["lotId"]["S"] for lot in warned)
     # The redemption used January's points, so February's are unspent, each warned in full.
@@ -112,7 +117,7 @@ def test_a_heavy_member_settles_and_is_warned_in_steps_that_each_fit_one_transac
     expired = sum(e.points for e in expire_entries(ledger, "heavy"))
     assert expired == -(due_points - 500)
     # Each settled lot carries its part of what expired.
-    assert sum(int(after[lot["SK"]["S"]]["expiredPoints"]["N"]) for lot in due) == -expired
+    assert sum(int(after[lot["lotId"]["S"]]["expiredPoints"]["N"]) for lot in due) == -expired
     member = ledger.get_member("heavy")
     assert member.balance == sum(e.points for e in list_entries(ledger, "heavy"))
     assert member.balance == sum(int(lot["points"]["N"]) for lot in warned)
@@ -145,6 +150,7 @@ def test_a_thousand_lots_and_a_month_of_missed_runs_are_caught_up_in_one_run(
     after = lot_items(dynamodb_client, table_name, "big")
     due = [lot for lot in after if expires(lot) <= now]
     assert len(due) > 400 and all("settledAt" in lot for lot in due)
+    assert all(lot["SK"]["S"].startswith("HISTORY#LOT#") for lot in due)
     live = [lot for lot in after if expires(lot) > now]
     assert not any("settledAt" in lot for lot in live)
     warn_due = [lot for lot in live if lot["warnAt"]["S"] <= now]

@@ -25,6 +25,7 @@ from moto import mock_aws
 
 from devtools.template import load_template
 from functions.admin_api import app as admin_app
+from functions.badge_evaluator import app as badge_evaluator
 from functions.events_publisher import app as publisher
 from functions.jobs import app as jobs
 from functions.kpi_projector import app as projector
@@ -37,6 +38,7 @@ from loyalty.observability import running_handler
 from loyalty.services import jobs as jobs_service
 from tests.support.api import (
     ACTIVITY,
+    BADGES,
     CHECK_COUPON,
     MEMBER_COUPONS,
     PATCH_MEMBER,
@@ -241,6 +243,10 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
 
         # Orders, refunds, a duplicate (purchase award); the storefront API; redemptions.
         clock.set("2026-01-05T09:00:00Z")
+        first_order = {"name": "First order", "condition": {"kind": "orders", "count": 1}}
+        put_badge = admin("PUT", "/admin/badges/{badgeId}", {"badgeId": "b-1"}, body=first_order)
+        assert put_badge.status == 201, put_badge.body
+        assert admin("GET", "/admin/badges").status == 200
         referrer = enroll("iam-ref", birthday="1990-01-20", marketingConsent=True)
         assert referrer.status == 201, referrer.body
         assert enroll("iam-new", referral_code=referrer.body["referralCode"]).status == 201
@@ -256,6 +262,7 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         assert request(PATCH_MEMBER, "iam-ref", body=choice).status == 200
         assert request(ACTIVITY, "iam-ref").status == 200
         assert request(REFERRALS, "iam-ref").status == 200
+        assert request(BADGES, "iam-ref").status == 200
         assert request(REWARDS).status == 200
         assert review("iam-ref", "P-1", "rv-1").status == 201
         assert share("iam-ref", "https://example.com/p/1").status == 201
@@ -299,6 +306,7 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
             ("ReferralCompletionFunction", referral_completion),
             ("KpiProjectorFunction", projector),
             ("LeaderboardProjectorFunction", leaderboard_projector),
+            ("BadgeEvaluatorFunction", badge_evaluator),
         ):
             event = delivered_to(function, records)
             assert module.handler(event, FakeLambdaContext())["batchItemFailures"] == []

@@ -38,6 +38,7 @@ from hypothesis.stateful import (
 
 from devtools.template import create_table, delete_table
 from functions.admin_api import app as admin_app
+from functions.badge_evaluator import app as badge_evaluator
 from functions.purchase_award import app as purchase_award
 from functions.referral_completion import app as referral_completion
 from loyalty import runtime
@@ -80,6 +81,20 @@ MEMBERS = ("m-1", "m-2", "m-3")
 REFERRER = "ref"
 CATEGORIES = ("general", "shoes", "books")
 REWARDS = {"discount-10": 1000, "free-shipping": 500}
+# The badges every run defines (small and deterministic): a first review worth 50 points and a
+# challenge of 3 orders placed in November or December 2026 worth 300.
+FIRST_REVIEW_BADGE = {
+    "name": "First review",
+    "condition": {"kind": "reviews", "count": 1},
+    "points": 50,
+}
+ORDERS_CHALLENGE = {
+    "name": "3 orders, November-December",
+    "condition": {"kind": "orders", "count": 3},
+    "points": 300,
+    "window": {"startsOn": "2026-11-01", "endsOn": "2026-12-31"},
+}
+CHALLENGE_WINDOW = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 STATS: dict[str, int] = defaultdict(int)
 
 
@@ -456,6 +471,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.patch.setattr(runtime, "work_queue", lambda: self.queue)
         self.repository = DynamoLedgerRepository(self.table)
         self.stream = StreamReader(self.table)
+        self.badge_stream = StreamReader(self.table)  # the badge evaluator's own reading
+        self.badges: set[tuple[str, str]] = set()  # (member, badge) granted in the model
         self.sequence = itertools.count(1)
         self.held_back: list[dict[str, Any]] = []  # orders the queue has not delivered yet
         self.waiting_refunds: list[dict[str, Any]] = []  # refunds that overtook their order
@@ -468,6 +485,7 @@ class LedgerMachine(RuleBasedStateMachine):
         STATS["members"] += len(self.model.members)
         self.patch.undo()
         runtime.forget_rules()
+        runtime.forget_badges()
         delete_table(self.client, self.table)
 
     # ---- plumbing ----------------------------------------------------------------------
@@ -511,6 +529,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.code = reply.body["referralCode"]
         self.model.members[REFERRER] = Member(REFERRER, START, "api")
         self.model.members[REFERRER].tenure_due = add_months(START, 2)
+        for badge_id, body in (("first-review", FIRST_REVIEW_BADGE), ("nov-dec", ORDERS_CHALLENGE)):
+            event = http_event(
+                "PUT", "/admin/badges/{badgeId}", {"badgeId": badge_id}, body=body, claims=ADMIN
+            )
+            assert call(admin_app.handler, event).status == 201
 
     @rule(
         member_id=st.sampled_from(MEMBERS[:2]),
@@ -753,6 +776,39 @@ class LedgerMachine(RuleBasedStateMachine):
         lot = self.model.earn(member, points, self.clock.now, self.clock.now, "", "adjust")
         if lot is not None:
             lot.lot_id = reply.body["entryId"]  # a lot is named after its entry
+
+    @rule(twice=st.booleans())
+    def the_badge_evaluator_reads_the_stream(self, twice: bool) -> None:
+        """The badge evaluator gets the stream so far (its filter criteria applied), perhaps
+        twice: a first review earns 50 and 3 orders placed in the challenge's window earn 300,
+        each once per member, with the points at the evaluation's time."""
+        self.tick()
+        for _ in range(5):  # a grant changes the profile: a record of its own, read next
+            event = delivered_to("BadgeEvaluatorFunction", self.badge_stream.read())
+            if not event["Records"]:
+                break
+            for _ in range(2 if twice else 1):
+                outcome = badge_evaluator.handler(event, FakeLambdaContext())
+                assert outcome == {"batchItemFailures": []}
+        start, end = CHALLENGE_WINDOW
+        for member in self.model.members.values():
+            if member.erased:
+                continue  # an erased member earns nothing more
+            placed = [
+                o
+                for o in self.model.orders.values()
+                if o.member_id == member.member_id and start <= o.occurred_at < end
+            ]
+            for badge_id, points, met in (
+                ("first-review", 50, bool(member.reviews)),
+                ("nov-dec", 300, len(placed) >= 3),
+            ):
+                if met and (member.member_id, badge_id) not in self.badges:
+                    self.badges.add((member.member_id, badge_id))
+                    now = self.clock.now
+                    self.model.earn(member, points, now, now, f"badge\x1f{badge_id}", "badge")
+                    STATS["badges granted"] += 1
+        STATS["steps"] += 1
 
     @rule(member_id=st.sampled_from(MEMBERS))
     def erase(self, member_id: str) -> None:

@@ -96,6 +96,26 @@ def test_a_late_redelivery_weeks_apart_still_changes_nothing(ledger):
     assert len(entries) == 3
 
 
+def test_a_redelivered_order_is_recognised_on_read_and_writes_nothing(ledger):
+    from loyalty.runtime import order_service
+
+    body = completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")
+    invoke(sqs_event(body))
+    requests: list[str] = []
+    client = order_service()._ledger.client  # type: ignore[attr-defined]
+    client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: requests.append(model.name), "count-requests"
+    )
+    try:
+        assert failed_ids(invoke(sqs_event(body))) == []
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", unique_id="count-requests")
+    # The profile and the order's record in one read: no transaction is even attempted.
+    assert requests == ["BatchGetItem"]
+    member, entries = assert_consistent(ledger, "c-1")
+    assert member.balance == 1000 + 150 and len(entries) == 2
+
+
 def test_a_partial_refund_reverses_in_proportion(ledger):
     invoke(sqs_event(completed("o-1", "c-1", ("20.00", 2), at="2026-12-05T12:00:00Z")))
     refund = refunded("o-1", "r-1", "c-1", "10.00", at="2026-12-09T12:00:00Z")

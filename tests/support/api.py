@@ -75,6 +75,7 @@ GET_MEMBER = Route("GET", "/members/{memberId}")
 PATCH_MEMBER = Route("PATCH", "/members/{memberId}")
 ACTIVITY = Route("GET", "/members/{memberId}/activity")
 REFERRALS = Route("GET", "/members/{memberId}/referrals")
+BADGES = Route("GET", "/members/{memberId}/badges")
 REWARDS = Route("GET", "/rewards")
 PROGRAM = Route("GET", "/program")
 REDEEM = Route("POST", "/members/{memberId}/redemptions")
@@ -95,6 +96,7 @@ ROUTES = (
     PATCH_MEMBER,
     ACTIVITY,
     REFERRALS,
+    BADGES,
     REWARDS,
     PROGRAM,
     REDEEM,

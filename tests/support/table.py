@@ -61,9 +61,11 @@ def list_entries(table: Table, member_id: str) -> list[LedgerEntry]:
 
 
 def list_lots(table: Table, member_id: str) -> list[PointsLot]:
+    """Every lot of the member, live (in the member view's range) and settled (kept apart)."""
     return [
         lot_from_item(item)
-        for item in _query_prefix(table, keys.member_pk(member_id), keys.LOT_PREFIX)
+        for prefix in (keys.LOT_PREFIX, keys.SETTLED_LOT_PREFIX)
+        for item in _query_prefix(table, keys.member_pk(member_id), prefix)
     ]
 
 

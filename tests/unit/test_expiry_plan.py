@@ -161,10 +161,16 @@ def test_the_expired_points_are_attributed_to_the_settled_lots_soonest_first():
         ("c", 400),
     ]
     assert plan.expired_points == 650 == sum(part.expired_points for part in plan.settled)
-    [a, b, c] = [action["Update"] for action in written(plan)[2:]]
-    assert a["ExpressionAttributeValues"][":expired"] == {"N": "0"}
-    assert b["ExpressionAttributeValues"][":expired"] == {"N": "250"}
-    assert "expiredPoints = :expired" in c["UpdateExpression"]
+    # Each settled lot moves out of the member view's range: its live item deleted (only as
+    # read), its settled item put, with its expired part.
+    actions = written(plan)[2:]
+    assert [next(iter(action)) for action in actions] == ["Delete", "Put"] * 3
+    deleted = [action["Delete"]["Key"]["SK"]["S"] for action in actions[::2]]
+    settled = [action["Put"]["Item"] for action in actions[1::2]]
+    assert [item["SK"]["S"] for item in settled] == ["HISTORY#" + sk for sk in deleted]
+    assert all(sk.startswith("LOT#") for sk in deleted)
+    assert [item["expiredPoints"]["N"] for item in settled] == ["0", "250", "400"]
+    assert all("GSI1PK" not in item and "settledAt" in item for item in settled)
 
 
 def test_the_largest_possible_step_is_far_under_dynamodbs_four_megabytes():

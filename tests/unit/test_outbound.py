@@ -476,6 +476,7 @@ def changes_of_every_kind():
             coupon(**WARNED) | PERSONAL,
             coupon("expired", couponExpiredAt="2027-03-11T01:00:00Z", **WARNED) | PERSONAL,
         ),
+        (None, badge_marker(challenge=True) | PERSONAL),
     ]
 
     return changes
@@ -527,3 +528,36 @@ def test_the_samples_in_events_outbound_have_the_fields_the_domain_makes():
     for kind, event in made.items():
         sample = json.loads((EVENTS_DIR / "outbound" / f"{kind}.json").read_text())
         assert set(sample["detail"]) == set(event.detail), kind
+
+
+def badge_marker(*, challenge: bool) -> dict[str, object]:
+    return {
+        "PK": "MEMBER#c-42",
+        "SK": "BADGE#december-orders",
+        "itemType": "badgeMarker",
+        "memberId": "c-42",
+        "badgeId": "december-orders",
+        "challenge": challenge,
+        "points": Decimal(300),
+        "recordedAt": "2026-12-09T12:00:00Z",
+    }
+
+
+def test_a_badge_marker_is_a_badge_earned_and_a_challenge_also_completes():
+    badge = events_for_change(None, badge_marker(challenge=False))
+    challenge = events_for_change(None, badge_marker(challenge=True))
+
+    assert kinds(badge) == ["badge.earned"]
+    assert badge[0].detail == {
+        "eventId": badge[0].event_id,
+        "memberId": "c-42",
+        "occurredAt": "2026-12-09T12:00:00Z",
+        "badgeId": "december-orders",
+        "points": 300,
+        "challenge": False,
+    }
+    assert kinds(challenge) == ["badge.earned", "challenge.completed"]
+    assert challenge[0].event_id != challenge[1].event_id
+    # A redelivered insert gives the same ids; a later change of the marker, nothing.
+    assert events_for_change(None, badge_marker(challenge=True)) == challenge
+    assert events_for_change(badge_marker(challenge=True), badge_marker(challenge=True)) == []

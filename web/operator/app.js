@@ -690,6 +690,124 @@ async function saveReward(reward, button) {
   }
 }
 
+// ---- badges and challenges --------------------------------------------------------------
+
+const COUNT_KINDS = ["reviews", "orders", "referrals", "shares", "categories"];
+
+function conditionText(condition) {
+  if (condition.kind === "tier") return `${condition.tier} reached`;
+  if (condition.kind === "tenure") return `${numbers.format(condition.months)} months as a member`;
+  const per = condition.per === "calendarMonth" ? " in a calendar month" : "";
+  return `${numbers.format(condition.count)} ${condition.kind}${per}`;
+}
+
+function badgeRow(badge) {
+  const edit = el("button", { type: "button", text: "Edit", "aria-label": `Edit ${badge.name}` });
+  edit.addEventListener("click", () => openBadgeForm(badge));
+  const toggle = el("button", {
+    type: "button",
+    text: badge.active ? "Retire" : "Restore",
+    "aria-label": `${badge.active ? "Retire" : "Restore"} ${badge.name}`,
+  });
+  toggle.addEventListener("click", () => saveBadge({ ...badge, active: !badge.active }, toggle));
+  const dates = badge.window ? `${badge.window.startsOn} to ${badge.window.endsOn}` : "Always";
+  return el(
+    "tr",
+    { "data-badge": badge.badgeId },
+    el("td", { "data-label": "Badge" }, el("span", { class: "strong", text: badge.name }), el("br"), el("code", { text: badge.badgeId })),
+    el("td", { "data-label": "Condition", text: conditionText(badge.condition) }),
+    el("td", { "data-label": "Points", class: "num", text: numbers.format(badge.points) }),
+    el("td", { "data-label": "Window", text: dates }),
+    el("td", { "data-label": "Status", text: badge.active ? "Active" : "Retired" }),
+    el("td", { "data-label": "Actions" }, el("div", { class: "row-actions" }, edit, toggle)),
+  );
+}
+
+async function loadBadges() {
+  const message = $("badges-message");
+  try {
+    const badges = (await api("admin/badges")).items;
+    $("badges-table").tBodies[0].replaceChildren(...badges.map(badgeRow));
+    if (!badges.length) {
+      $("badges-table").tBodies[0].replaceChildren(el("tr", {}, el("td", { colSpan: 6, class: "muted", text: "No badges defined yet." })));
+    }
+    if (message.classList.contains("error")) say(message, "");
+  } catch (error) {
+    if (!sessionEnded(error)) say(message, `The badges are unavailable: ${error.message}`, "error");
+  }
+}
+
+function openBadgeForm(badge) {
+  const form = $("badge-form");
+  say($("badge-form-message"), "");
+  const condition = badge ? badge.condition : { kind: "reviews", count: 1 };
+  $("badge-form-title").textContent = badge ? `Edit ${badge.name}` : "New badge";
+  $("badge-id").value = badge ? badge.badgeId : "";
+  $("badge-id").readOnly = Boolean(badge);
+  $("badge-name").value = badge ? badge.name : "";
+  $("badge-description").value = badge ? badge.description : "";
+  $("badge-kind").value = condition.kind;
+  $("badge-count").value = String(condition.count ?? condition.months ?? "");
+  $("badge-tier").value = condition.tier || "Gold";
+  $("badge-per-month").checked = condition.per === "calendarMonth";
+  $("badge-points").value = badge ? String(badge.points) : "0";
+  $("badge-starts").value = badge?.window?.startsOn || "";
+  $("badge-ends").value = badge?.window?.endsOn || "";
+  $("badge-active").checked = badge ? badge.active : true;
+  form.hidden = false;
+  (badge ? $("badge-name") : $("badge-id")).focus();
+}
+
+function badgeFromForm() {
+  const kind = $("badge-kind").value;
+  const condition = { kind };
+  if (kind === "tier") condition.tier = $("badge-tier").value;
+  else if (kind === "tenure") condition.months = numberField("badge-count");
+  else {
+    condition.count = numberField("badge-count");
+    if ($("badge-per-month").checked) condition.per = "calendarMonth";
+  }
+  const badge = {
+    badgeId: $("badge-id").value.trim(),
+    name: $("badge-name").value.trim(),
+    description: $("badge-description").value.trim(),
+    condition,
+    points: numberField("badge-points") ?? 0,
+    active: $("badge-active").checked,
+  };
+  const startsOn = $("badge-starts").value;
+  const endsOn = $("badge-ends").value;
+  if (startsOn || endsOn) badge.window = { startsOn: startsOn || endsOn, endsOn: endsOn || startsOn };
+  return badge;
+}
+
+// PUT /admin/badges/{id}: the whole definition. `button`: the row's retire/restore, or none.
+async function saveBadge(badge, button) {
+  const fromForm = !button;
+  const message = fromForm ? $("badge-form-message") : $("badges-message");
+  if (!badge.badgeId) {
+    say(message, "Give the badge an id (lower-case letters, digits, dashes).", "error");
+    return;
+  }
+  const { badgeId, ...body } = badge;
+  if (!COUNT_KINDS.includes(body.condition.kind)) delete body.condition.per;
+  if (body.window == null) delete body.window;
+  if (button) button.disabled = true;
+  say(message, "Saving…");
+  try {
+    const saved = await api(`admin/badges/${encodeURIComponent(badgeId)}`, { method: "PUT", body });
+    await loadBadges();
+    if (fromForm) $("badge-form").hidden = true;
+    const what = badge.active === false ? "retired" : fromForm ? "saved" : "restored";
+    say($("badges-message"), `${saved.name} (${saved.badgeId}) ${what}.`, "success");
+  } catch (error) {
+    if (sessionEnded(error)) return;
+    if (button) button.disabled = false;
+    const details = (error.errors || []).map((e) => `${e.field}: ${e.problem}`);
+    say(message, [`Not saved: ${error.message}`, ...details].join(" "), "error");
+  }
+}
+
 // ---- program rules ----------------------------------------------------------------------
 
 function programVersion(doc) {
@@ -1021,7 +1139,7 @@ function showConsole() {
     const now = new Date();
     $("audit-month").value = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
   }
-  return Promise.all([loadDashboard(), loadRewards(), loadProgram()]);
+  return Promise.all([loadDashboard(), loadRewards(), loadBadges(), loadProgram()]);
 }
 
 async function main() {
@@ -1104,6 +1222,15 @@ async function main() {
   $("reward-form").addEventListener("submit", (event) => {
     event.preventDefault();
     saveReward(rewardFromForm(), null);
+  });
+  $("badge-new").addEventListener("click", () => openBadgeForm(null));
+  $("badge-cancel").addEventListener("click", () => {
+    $("badge-form").hidden = true;
+    $("badge-new").focus();
+  });
+  $("badge-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveBadge(badgeFromForm(), null);
   });
   $("program-json").addEventListener("input", checkProgramJson);
   $("program-reload").addEventListener("click", loadProgram);

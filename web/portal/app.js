@@ -340,6 +340,60 @@ function renderReferral(referrals) {
     `${points(referrals.pointsEarned)} earned from referrals.`;
 }
 
+// ---- badges and challenges ------------------------------------------------------------
+
+function earnedBadge(badge) {
+  const when = utcDate.format(new Date(badge.earnedAt));
+  const worth = badge.points ? `, ${points(badge.points)}` : "";
+  return el(
+    "li",
+    { class: "badge", "data-testid": "badge-earned" },
+    el("p", { class: "badge-name", text: badge.name }),
+    badge.description ? el("p", { class: "badge-detail", text: badge.description }) : null,
+    el("p", { class: "badge-detail", text: `${badge.challenge ? "Challenge completed" : "Earned"} ${when}${worth}` }),
+  );
+}
+
+function openBadge(badge) {
+  const id = `badge-progress-${badge.badgeId}`;
+  const label = `${numbers.format(badge.progress)} of ${numbers.format(badge.target)}`;
+  const dates = badge.challenge
+    ? ` Between ${utcDate.format(new Date(badge.startsOn))} and ${utcDate.format(new Date(badge.endsOn))}.`
+    : "";
+  const worth = badge.points ? ` Worth ${points(badge.points)}.` : "";
+  return el(
+    "li",
+    { class: "badge", "data-testid": "badge-open" },
+    el("p", { class: "badge-name", text: badge.name }),
+    badge.description ? el("p", { class: "badge-detail", text: badge.description }) : null,
+    el("label", { class: "badge-detail", htmlFor: id, text: `${label} so far.${dates}${worth}` }),
+    el("progress", { id, max: badge.target, value: badge.progress }),
+  );
+}
+
+async function loadBadges() {
+  const earned = $("badges-earned");
+  const open = $("badges-progress");
+  const message = $("badges-message");
+  try {
+    const badges = await api(memberPath("/badges"));
+    message.hidden = true;
+    earned.replaceChildren(...badges.earned.map(earnedBadge));
+    if (!badges.earned.length) earned.replaceChildren(el("li", { class: "muted", text: "No badges yet." }));
+    open.replaceChildren(...badges.progress.map(openBadge));
+    if (!badges.progress.length) open.replaceChildren(el("li", { class: "muted", text: "Nothing open right now." }));
+  } catch (error) {
+    if (error.status === 401) throw error;
+    earned.replaceChildren();
+    open.replaceChildren();
+    message.textContent = `Your badges could not be loaded. ${error.message}`;
+    message.hidden = false;
+  } finally {
+    earned.setAttribute("aria-busy", "false");
+    open.setAttribute("aria-busy", "false");
+  }
+}
+
 function selectContents(node) {
   if (node instanceof HTMLInputElement) {
     node.focus();
@@ -922,7 +976,7 @@ async function showPortal() {
     $("profile-saved").textContent = "";
     $("portal").hidden = false;
     $("sign-out").hidden = false;
-    await Promise.all([loadActivity(), loadCoupons(), loadLeaderboard()]);
+    await Promise.all([loadActivity(), loadCoupons(), loadBadges(), loadLeaderboard()]);
     setStatus("");
     return true;
   } catch (error) {

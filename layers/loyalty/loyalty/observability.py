@@ -61,7 +61,7 @@ DIMENSIONS: dict[str, frozenset[str] | None] = {
 # a message that fails on this receive goes to the dead-letter queue.
 MAX_RECEIVE_COUNT = 5
 
-PointSource = Literal["purchase", "review", "share", "birthday", "tenure", "referral"]
+PointSource = Literal["purchase", "review", "share", "birthday", "tenure", "referral", "badge"]
 
 metrics = Metrics()
 _logger = Logger(child=True)

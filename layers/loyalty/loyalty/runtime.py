@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from loyalty.dal.events_bus import EventBus
     from loyalty.dal.kpis import DynamoKpiStore
     from loyalty.dal.leaderboard import DynamoLeaderboardStore
+    from loyalty.domain.badges import Badge
     from loyalty.domain.rules import ProgramRules
+    from loyalty.services.badges import BadgeService
     from loyalty.services.coupon_expiry import CouponExpiryService
     from loyalty.services.coupons import CouponService
     from loyalty.services.expiry import ExpiryService
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=4)
 def _repository(table_name: str) -> DynamoLedgerRepository:
-
     # One client per container (and per table, as tests switch tables).
     return DynamoLedgerRepository(table_name)
 
@@ -201,6 +202,32 @@ def leaderboard_service() -> LeaderboardService:
     return LeaderboardService(_leaderboard_store())
 
 
+# Badge definitions, cached per container as the rules are: table -> (badges, monotonic seconds)
+_badges_cache: dict[str, tuple[list[Badge], float]] = {}
+
+
+def badge_definitions() -> list[Badge]:
+    """The badge definitions (one Query), at most a minute old."""
+    table_name = settings().table_name
+    cached = _badges_cache.get(table_name)
+    if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
+        return cached[0]
+    badges = _repository(table_name).list_badges()
+    _badges_cache[table_name] = (badges, time.monotonic())
+    return badges
+
+
+def forget_badges() -> None:
+    """Drop the cached definitions: this container applies a change it has just saved."""
+    _badges_cache.clear()
+
+
+def badge_service() -> BadgeService:
+    from loyalty.services.badges import BadgeService
+
+    return BadgeService(_repository(settings().table_name), program_rules, badge_definitions)
+
+
 def work_queue() -> WorkSender:
     """The jobs' work queue (SQS), from WORK_QUEUE_URL."""
     from loyalty.dal.work_queue import WorkQueue
@@ -252,6 +279,7 @@ def after_restore() -> None:
     _repository.cache_clear()
     _event_bus.cache_clear()
     forget_rules()
+    forget_badges()
 
 
 try:

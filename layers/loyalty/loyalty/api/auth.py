@@ -61,6 +61,7 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "PATCH /members/{memberId}": _SELF,
     "GET /members/{memberId}/activity": _SELF,
     "GET /members/{memberId}/referrals": _SELF,
+    "GET /members/{memberId}/badges": _SELF,
     "GET /rewards": _ANYONE,
     "GET /program": _ANYONE,
     "POST /members/{memberId}/redemptions": _SELF,
@@ -82,6 +83,8 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "POST /admin/program/preview": ADMIN_ONLY,
     "GET /admin/audit": ADMIN_ONLY,
     "GET /admin/kpis": ADMIN_ONLY,
+    "GET /admin/badges": ADMIN_ONLY,
+    "PUT /admin/badges/{badgeId}": ADMIN_ONLY,
     # Points preview for carts: the storefront's backend at checkout (any member, guests).
     "POST /quotes": Policy(frozenset({"service", "admin"}), member_from="none"),
     # Promotions as the caller's tier sees them (a member: their own; see members_api).

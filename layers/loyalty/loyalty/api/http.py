@@ -25,6 +25,7 @@ from loyalty import observability
 from loyalty.api.auth import Caller, Forbidden, RouteNotFound, Unauthorized, authorize
 from loyalty.api.models import ErrorBody
 from loyalty.domain import errors
+from loyalty.domain.badges import BADGE_ID_PATTERN
 from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.rewards import REWARD_ID_PATTERN
 
@@ -176,6 +177,7 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 _MEMBER_ID = re.compile(MEMBER_ID_PATTERN)
 _REWARD_ID = re.compile(REWARD_ID_PATTERN)
+_BADGE_ID = re.compile(BADGE_ID_PATTERN)
 # Methods whose routes all take a JSON object body (the documented request model).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PARAMETER = re.compile(r"\{(\w+)\+?\}")
@@ -254,6 +256,11 @@ def screen(event: dict[str, Any]) -> tuple[Caller, dict[str, Any]]:
     if reward_id is not None and not _REWARD_ID.match(reward_id):
         raise InvalidMemberId(
             "rewardId must be 1-64 characters of a-z 0-9 - _ . (a letter or digit first)"
+        )
+    badge_id = parameters.get("badgeId")
+    if badge_id is not None and not _BADGE_ID.match(badge_id):
+        raise InvalidMemberId(
+            "badgeId must be 1-64 characters of a-z 0-9 - _ . (a letter or digit first)"
         )
     method = str((event.get("requestContext") or {}).get("http", {}).get("method") or "")
     method = method.upper() or str(event.get("routeKey") or "").partition(" ")[0]

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
+from loyalty.domain.badges import BADGE_ID_PATTERN
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.coupons import Coupon, CouponStatus
 from loyalty.domain.orders import MEMBER_ID_PATTERN, ExternalId
@@ -60,6 +61,15 @@ RewardIdPath = Annotated[
     str,
     Path(
         pattern=REWARD_ID_PATTERN,
+        min_length=1,
+        max_length=64,
+        description="1-64 characters of a-z 0-9 - _ . , a letter or digit first.",
+    ),
+]
+BadgeIdPath = Annotated[
+    str,
+    Path(
+        pattern=BADGE_ID_PATTERN,
         min_length=1,
         max_length=64,
         description="1-64 characters of a-z 0-9 - _ . , a letter or digit first.",
@@ -806,3 +816,35 @@ class LeaderboardBoardBody(ApiModel):
         description="When the board was last refreshed (null before its first refresh)."
     )
     items: list[LeaderboardRowBody]
+
+
+# ---- badges and challenges -----------------------------------------------------------------
+
+
+class EarnedBadgeBody(ApiModel):
+    badge_id: str
+    name: str
+    description: str
+    points: int
+    earned_at: Instant
+    challenge: bool
+
+
+class BadgeProgressBody(ApiModel):
+    """An open badge or challenge: `progress` of `target` so far (for a per-month condition,
+    this calendar month's)."""
+
+    badge_id: str
+    name: str
+    description: str
+    points: int
+    progress: int
+    target: int
+    challenge: bool
+    starts_on: date | None
+    ends_on: date | None
+
+
+class MemberBadgesBody(ApiModel):
+    earned: list[EarnedBadgeBody]
+    progress: list[BadgeProgressBody]

@@ -135,7 +135,8 @@ class CouponStore(TableAccess):
                     "Update": {
                         "TableName": self.table_name,
                         "Key": item_key(
-                            keys.member_pk(lot.member_id), keys.lot_sk(lot.expires_at, lot.lot_id)
+                            keys.member_pk(lot.member_id),
+                            keys.lot_sk(lot.expires_at, lot.lot_id, settled=True),
                         ),
                         "UpdateExpression": "SET expiredPoints = :expired",
                         "ConditionExpression": (

@@ -274,6 +274,21 @@ def lot_item(lot: PointsLot, recorded_at: str) -> Item:
     }
 
 
+def settled_lot_item(lot: PointsLot, expired_points: int, recorded_at: str) -> Item:
+    """A lot as it is kept once settled: under its settled key, off the due index, with the
+    part of it that expired (a later refund reverses only the rest)."""
+    item = {
+        **lot_item(lot, recorded_at),
+        "SK": keys.lot_sk(lot.expires_at, lot.lot_id, settled=True),
+        "settledAt": recorded_at,
+        "expiredPoints": expired_points,
+    }
+    del item["GSI1PK"], item["GSI1SK"]
+    if lot.warned:
+        item["warnedAt"] = recorded_at  # that it was warned; the warning item has the time
+    return item
+
+
 def reward_from_item(item: Item) -> Reward:
     fields = {name: value for name, value in item.items() if name in _REWARD_FIELDS}
     return Reward.model_validate(fields)

@@ -4,7 +4,8 @@
 |-----------------------|------------------------|--------------------------------------|
 | member profile        | MEMBER#<memberId>      | PROFILE                              |
 | ledger entry          | MEMBER#<memberId>      | ENTRY#<time-sortable entry id>       |
-| points lot            | MEMBER#<memberId>      | LOT#<expiresAt>#<lot id>             |
+| points lot (live)     | MEMBER#<memberId>      | LOT#<expiresAt>#<lot id>             |
+| points lot (settled)  | MEMBER#<memberId>      | HISTORY#LOT#<expiresAt>#<lot id>     |
 | order (dedupe+record) | ORDER#<orderId>        | ORDER                                |
 | refund (dedupe)       | ORDER#<orderId>        | REFUND#<refundId>                    |
 | spend (dedupe)        | MEMBER#<memberId>      | SPEND#<reference>                    |
@@ -29,10 +30,14 @@
 |                       |                        | LEADERBOARD#SCORE#<yyyy-mm> (TTL)    |
 | leaderboard marker    | MEMBER#<memberId>      | LEADERBOARD#ENTRY#<entryId> (TTL 7 d)|
 | leaderboard board     | LEADERBOARD            | BOARD#month, BOARD#all               |
+| badge definition      | BADGES                 | BADGE#<badgeId>                      |
+| badge earned (marker) | MEMBER#<memberId>      | BADGE#<badgeId>                      |
+| badge progress        | MEMBER#<memberId>      | BADGEPROGRESS#<badgeId>#<period>     |
 
 GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
 open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
-(its warning, then its expiry); settled lots leave the index. A member's schedule items are
+(its warning, then its expiry); settled lots leave the index (and the member view's range:
+they move to `HISTORY#LOT#…`). A member's schedule items are
 listed under `BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when they are next due. An issued
 coupon (its `COUPON#<code>` item, not the copy on the redemption) is listed under
 `COUPONS#<shard>` (the member's shard) sorted by when the coupons job must next look at it (its
@@ -85,8 +90,17 @@ def entry_sk(entry_id: str) -> str:
     return f"{ENTRY_PREFIX}{entry_id}"
 
 
-def lot_sk(expires_at: datetime, lot_id: str) -> str:
-    return f"{LOT_PREFIX}{format_instant(expires_at)}#{lot_id}"
+def lot_sk(expires_at: datetime, lot_id: str, *, settled: bool = False) -> str:
+    """A live lot sorts in the member view's range; a settled one (expired, what is left of it
+    spent or gone) moves out of it, so that range, the member view, redemptions, the expiry
+    job and the KPI projector read only the last 12 months' lots, never the member's whole
+    history. Refunds and coupon voids, which need settled lots, read them by key or range."""
+    prefix = SETTLED_LOT_PREFIX if settled else LOT_PREFIX
+    return f"{prefix}{format_instant(expires_at)}#{lot_id}"
+
+
+# "HISTORY#…" sorts before "KPI#…" and "LOT#": outside every range the hot paths read.
+SETTLED_LOT_PREFIX = "HISTORY#LOT#"
 
 
 SPEND_PREFIX = "SPEND#"
@@ -308,3 +322,25 @@ def leaderboard_member_gsi_pk(period_key: str, member_id: str) -> str:
 def leaderboard_gsi_sk(points: int, member_id: str) -> str:
     # Zero-padded: the index sorts the scores as numbers (only scores above zero are listed).
     return f"{points:015d}#{member_id}"
+
+
+# ---- badges and challenges ---------------------------------------------------------------
+BADGES_PK = "BADGES"
+BADGE_PREFIX = "BADGE#"
+# A member's badge items: the earned markers (`dedupe_sk("badge", id)` = "BADGE#<id>") and the
+# progress counters ("BADGEPROGRESS#…") share this prefix, so one Query reads both; both sort
+# before "ENTRY#" and so outside every other range a member's reads use.
+MEMBER_BADGES_PREFIX = "BADGE"
+
+
+def badge_sk(badge_id: str) -> str:
+    return f"{BADGE_PREFIX}{badge_id}"
+
+
+def badge_marker_sk(badge_id: str) -> str:
+    return dedupe_sk("badge", badge_id)
+
+
+def badge_progress_sk(badge_id: str, period: str) -> str:
+    # period: "all", or the calendar month "YYYY-MM" of a per-month counter.
+    return f"BADGEPROGRESS#{badge_id}#{period}"

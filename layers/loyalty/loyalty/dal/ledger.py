@@ -36,6 +36,7 @@ from loyalty.dal.items import (
     referral_code_item,
     reward_from_item,
     schedule_from_item,
+    settled_lot_item,
     to_ddb,
 )
 from loyalty.dal.table import TableAccess, put_action, query_between
@@ -95,17 +96,18 @@ class LedgerStore(TableAccess):
         )
 
     def get_lots(self, member_id: str, refs: Iterable[LotRef | None]) -> dict[str, PointsLot]:
-        """The named lots as they are now, by lot id (one BatchGetItem; none for no lots)."""
-        wanted = {
-            ref.lot_id: item_key(keys.member_pk(member_id), keys.lot_sk(ref.expires_at, ref.lot_id))
+        """The named lots as they are now, live or settled, by lot id (one BatchGetItem of
+        both keys of each; none for no lots)."""
+        wanted = [
+            item_key(keys.member_pk(member_id), keys.lot_sk(ref.expires_at, ref.lot_id, settled=s))
             for ref in refs
             if ref is not None
-        }
+            for s in (False, True)
+        ]
         if not wanted:
             return {}
         return {
-            lot.lot_id: lot
-            for lot in (lot_from_item(item) for item in self._batch_get(list(wanted.values())))
+            lot.lot_id: lot for lot in (lot_from_item(item) for item in self._batch_get(wanted))
         }
 
     def get_previous_first_order(self, member: MemberState) -> PreviousFirstOrder | None:
@@ -261,7 +263,8 @@ class LedgerStore(TableAccess):
     # ---- members ------------------------------------------------------------------------
 
     def get_member_with_lots(self, member_id: str) -> tuple[MemberState | None, list[PointsLot]]:
-        """The profile and its lots in one Query (their sort keys are adjacent)."""
+        """The profile and its live lots in one Query (their sort keys are adjacent; settled
+        lots are kept elsewhere, so this read does not grow with the member's history)."""
         member: MemberState | None = None
         lots: list[PointsLot] = []
         for item in query_between(self.client, self.table_name, member_id, *keys.VIEW_RANGE):
@@ -270,6 +273,19 @@ class LedgerStore(TableAccess):
             elif item["SK"].startswith(keys.LOT_PREFIX):
                 lots.append(lot_from_item(item))
         return member, lots
+
+    def get_member_with_settled_lots(
+        self, member_id: str
+    ) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and its settled lots (a coupon void's counterfactual needs the lots
+        that have lent points and expired since): the member view's Query and one of the
+        settled range. Rare (voids, coupons expiring with their points back)."""
+        member, _ = self.get_member_with_lots(member_id)
+        settled = [
+            lot_from_item(item)
+            for item in self._query_prefix(keys.member_pk(member_id), keys.SETTLED_LOT_PREFIX)
+        ]
+        return member, settled
 
     def page_entries(
         self, member_id: str, limit: int, after_entry_id: str | None
@@ -434,6 +450,7 @@ class LedgerStore(TableAccess):
         Raises AlreadyRewarded or ConcurrentUpdate."""
         recorded_at = format_instant(now)
         marker = {
+            **plan.marker_fields,
             "PK": keys.member_pk(plan.member.member_id),
             "SK": keys.dedupe_sk(plan.dedupe.kind, plan.dedupe.value),
             "itemType": f"{plan.dedupe.kind}Marker",
@@ -556,24 +573,28 @@ class LedgerStore(TableAccess):
         actions += [release_action(self.table_name, lot, recorded_at) for lot in plan.released]
         for settled in plan.settled:
             lot = settled.lot
+            # The lot moves out of the member view's range (keys.lot_sk): its live item goes,
+            # only as read (a concurrent refund makes the step plan again), and its settled
+            # item comes, with the expired part (a later refund reverses only the rest).
             actions.append(
                 {
-                    "Update": {
+                    "Delete": {
                         "TableName": self.table_name,
                         "Key": item_key(
                             keys.member_pk(member.member_id),
                             keys.lot_sk(lot.expires_at, lot.lot_id),
                         ),
-                        # The lot's expired part: a later refund reverses only the rest.
-                        "UpdateExpression": (
-                            "SET settledAt = :now, expiredPoints = :expired REMOVE GSI1PK, GSI1SK"
-                        ),
-                        "ConditionExpression": "attribute_not_exists(settledAt)",
-                        "ExpressionAttributeValues": to_ddb(
-                            {":now": recorded_at, ":expired": settled.expired_points}
-                        ),
+                        "ConditionExpression": "attribute_exists(PK) AND points = :points",
+                        "ExpressionAttributeValues": to_ddb({":points": lot.points}),
                     }
                 }
+            )
+            actions.append(
+                put_action(
+                    self.table_name,
+                    settled_lot_item(lot, settled.expired_points, recorded_at),
+                    must_be_new=True,
+                )
             )
         warned = [(w.lot, w.points) for w in plan.warnings] + [
             (lot, 0) for lot in plan.warned_without_points
@@ -858,7 +879,9 @@ def lot_reduction(
             "TableName": table_name,
             "Key": item_key(
                 keys.member_pk(member_id),
-                keys.lot_sk(reduction.lot.expires_at, reduction.lot.lot_id),
+                keys.lot_sk(
+                    reduction.lot.expires_at, reduction.lot.lot_id, settled=reduction.settled
+                ),
             ),
             "UpdateExpression": "ADD points :minus SET updatedAt = :now",
             "ConditionExpression": f"points = :before AND {held} AND {settled}",

@@ -24,7 +24,7 @@ MAX_ACTIONS_PER_STEP = 100
 PROFILE_ACTIONS = 1  # the profile's totals, under its guards: every step has it
 ENTRY_ACTIONS = 1  # the `expire` entry: reserved whenever a step settles lots
 RELEASE_ACTIONS = 1  # a held lot's update
-SETTLE_ACTIONS = 1  # a settled lot's update
+SETTLE_ACTIONS = 2  # a settled lot moves: its live item deleted, its settled item put
 WARNING_ACTIONS = 2  # the warned lot's update and its warning item
 SILENT_WARNING_ACTIONS = 1  # a warned lot with nothing unspent: its update only
 

@@ -307,7 +307,7 @@ class RefundPlan:
         return sum(entry.points for entry in self.entries)
 
 
-DedupeKind = Literal["review", "share", "birthday", "tenure", "referral", "adjustment"]
+DedupeKind = Literal["review", "share", "birthday", "tenure", "referral", "adjustment", "badge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +326,8 @@ class EarnPlan:
     lots: tuple[PointsLot, ...]
     dedupe: DedupeKey
     schedule: ScheduleChange | None = None
+    # Extra attributes of the marker (ids and numbers only): what the stream tells of it.
+    marker_fields: Mapping[str, str | int | bool] = field(default_factory=dict)
 
     @property
     def points(self) -> int:
@@ -703,6 +705,7 @@ def plan_earning(
     shares_count: int | None = None,
     schedule: ScheduleChange | None = None,
     entry_type: EntryType = "earn",
+    marker_fields: Mapping[str, str | int | bool] | None = None,
 ) -> EarnPlan:
     """A single earning outside orders (review, share, birthday, milestone, referral);
     `schedule` moves the member's job schedule in the same write."""
@@ -726,7 +729,9 @@ def plan_earning(
         shares_month=shares_month,
         shares_count=shares_count,
     )
-    return EarnPlan(change, tuple(builder.entries), tuple(builder.lots), dedupe, schedule)
+    return EarnPlan(
+        change, tuple(builder.entries), tuple(builder.lots), dedupe, schedule, marker_fields or {}
+    )
 
 
 def plan_refund(

@@ -43,6 +43,8 @@ COUPON_USED: Final = "coupon.used"
 COUPON_VOIDED: Final = "coupon.voided"
 COUPON_EXPIRING: Final = "coupon.expiring"
 COUPON_EXPIRED: Final = "coupon.expired"
+BADGE_EARNED: Final = "badge.earned"
+CHALLENGE_COMPLETED: Final = "challenge.completed"
 
 DETAIL_TYPES: Final = (
     POINTS_EARNED,
@@ -62,6 +64,8 @@ DETAIL_TYPES: Final = (
     COUPON_VOIDED,
     COUPON_EXPIRING,
     COUPON_EXPIRED,
+    BADGE_EARNED,
+    CHALLENGE_COMPLETED,
 )
 
 # The `itemType`s that can produce an event (template.yaml's stream FilterCriteria lists the
@@ -74,6 +78,7 @@ SOURCE_ITEM_TYPES: Final = (
     "referralRefusal",
     "promotion",
     "coupon",
+    "badgeMarker",
 )
 
 # Fields that are personal data: never copied into an event (the details are allow-lists;
@@ -146,6 +151,8 @@ def events_for_change(
         return [_promotion_event(new, observed_at)] if old is None else []
     if item_type == "coupon":
         return _coupon_events(old, new, observed_at)
+    if item_type == "badgeMarker":
+        return _badge_events(new, observed_at) if old is None else []
     return []
 
 
@@ -155,7 +162,15 @@ def events_for_change(
 # A coupon's life (issued, used, voided, expired) is account history too; its expiry
 # warning, like the points' (`points.expiring`), is marketing.
 MARKETING_DETAIL_TYPES: Final = frozenset(
-    {BIRTHDAY_BONUS_GRANTED, MILESTONE_REACHED, TIER_CHANGED, POINTS_EXPIRING, COUPON_EXPIRING}
+    {
+        BIRTHDAY_BONUS_GRANTED,
+        MILESTONE_REACHED,
+        TIER_CHANGED,
+        POINTS_EXPIRING,
+        COUPON_EXPIRING,
+        BADGE_EARNED,
+        CHALLENGE_COMPLETED,
+    }
 )
 
 
@@ -317,6 +332,22 @@ def _coupon_events(old: Image | None, new: Image, observed_at: str | None) -> li
         events.append(_event(new, kind, detail(time_field) | extra))
     if status == "issued" and not old.get("couponWarnedAt") and new.get("couponWarnedAt"):
         events.append(_event(new, COUPON_EXPIRING, detail("couponWarnedAt")))
+    return events
+
+
+def _badge_events(marker: Image, observed_at: str | None) -> list[OutboundEvent]:
+    """A badge's marker inserted: `badge.earned`, and for a badge with a window (a
+    challenge) also `challenge.completed`. The points themselves are a `points.earned`."""
+    detail = {
+        "memberId": _text(marker.get("memberId")),
+        "occurredAt": _occurred_at(marker, observed_at),
+        "badgeId": _text(marker.get("badgeId")),
+        "points": _int(marker.get("points")),
+        "challenge": marker.get("challenge") is True,
+    }
+    events = [_event(marker, BADGE_EARNED, detail)]
+    if marker.get("challenge") is True:
+        events.append(_event(marker, CHALLENGE_COMPLETED, detail))
     return events
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from loyalty.domain.badges import Badge, BadgeStanding
 from loyalty.domain.coupons import Coupon, CouponExpiryPlan, CouponUse, CouponVoidPlan
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
@@ -190,9 +191,10 @@ class CouponStore(Protocol):
         self, member_id: str
     ) -> tuple[MemberState | None, list[Coupon]]: ...
 
-    def get_member_with_lots(
+    def get_member_with_settled_lots(
         self, member_id: str
-    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+    ) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and the member's settled lots (what a void's counterfactual needs)."""
 
     def commit_coupon_use(self, use: CouponUse, now: datetime) -> None:
         """Raises DuplicateEvent when the coupon is no longer issued."""
@@ -205,11 +207,35 @@ class CouponStore(Protocol):
 class CouponJobStore(DueIndex, Protocol):
     def member_coupons(self, member_id: str) -> list[Coupon]: ...
 
-    def get_member_with_lots(
+    def get_member_with_settled_lots(
         self, member_id: str
-    ) -> tuple[MemberState | None, list[PointsLot]]: ...
+    ) -> tuple[MemberState | None, list[PointsLot]]:
+        """The profile and the member's settled lots (what a void's counterfactual needs)."""
 
     def commit_coupon_void(self, plan: CouponVoidPlan, now: datetime) -> None: ...
 
     def commit_coupon_expiry(self, plan: CouponExpiryPlan, now: datetime) -> None:
         """Raises ConcurrentUpdate when a coupon changed since it was read."""
+
+
+class BadgeStore(Protocol):
+    def get_member(self, member_id: str) -> MemberState | None: ...
+
+    def commit_earning(self, plan: EarnPlan, now: datetime) -> None:
+        """Raises AlreadyRewarded (the marker exists), ConcurrentUpdate."""
+
+    def list_badges(self) -> list[Badge]: ...
+
+    def get_badge(self, badge_id: str) -> Badge | None: ...
+
+    def save_badge(
+        self, badge: Badge, *, stored_before: bool, audit: AuditRecord, now: datetime
+    ) -> None: ...
+
+    def badge_standing(self, member_id: str) -> BadgeStanding: ...
+
+    def add_progress(
+        self, member_id: str, badge_id: str, period: str, values: tuple[str, ...], now: datetime
+    ) -> int:
+        """Adds `values` to the counted set (idempotent); the set's size."""
+        ...

@@ -87,7 +87,7 @@ class CouponExpiryService:
                 return done
 
     def _expire_returning_points(self, member_id: str, coupon: Coupon, now: datetime) -> None:
-        member, lots = self._store.get_member_with_lots(member_id)
+        member, lots = self._store.get_member_with_settled_lots(member_id)
         if member is None or member.erased:
             # No one to give the points to: expire it as the default does.
             self._store.commit_coupon_expiry(CouponExpiryPlan((coupon,), (), True), now)

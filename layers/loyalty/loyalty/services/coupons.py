@@ -60,7 +60,7 @@ class CouponService(RulesService[CouponStore]):
             now = self._clock()
             coupon = self._store.get_coupon(code)
             member, lots = (
-                self._store.get_member_with_lots(coupon.member_id) if coupon else (None, [])
+                self._store.get_member_with_settled_lots(coupon.member_id) if coupon else (None, [])
             )
             if member is not None and member.erased:
                 raise MemberNotFound(f"no member '{member.member_id}'")

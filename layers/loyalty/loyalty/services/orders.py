@@ -77,7 +77,11 @@ class OrderService:
 
     def _award(self, order: OrderCompleted) -> OrderOutcome:
         now = self._clock()
-        member = self._ledger.get_member(order.member_id)
+        # The profile and the order's record in one request: a redelivery is recognised here
+        # and writes nothing (the transaction's marker still guards a race between two).
+        member, recorded = self._ledger.get_member_and_order(order.member_id, order.order_id)
+        if recorded is not None:
+            return OrderOutcome("duplicate", order.member_id, order.order_id, 0)
         if member is not None and member.erased:
             return OrderOutcome("closed", order.member_id, order.order_id, 0)
         previous_first = None
