@@ -30,6 +30,8 @@ DEMO_MEMBERS: tuple[dict[str, Any], ...] = (
      "birthday": "1992-03-09"},
 )  # fmt: skip
 # frank is enrolled by his first order (no profile), as an unknown customer would be.
+# Who appears on the leaderboard, and under which name (the others have not opted in).
+LEADERBOARD_NAMES = {"alice": "Alice M.", "carol": "CarolJ", "dave": "Dave the Brave"}
 CATEGORIES = ("shoes", "apparel", "accessories", "home", "books")
 SERVICE = ("loyalty/service",)
 # No order older than this: points expire 12 months after they were earned.
@@ -148,6 +150,10 @@ def seed_demo(stack: LocalStack) -> dict[str, Any]:
                 alice = stack.call_api("GET", "/members/alice", scopes=SERVICE)[1] or {}
                 body["referralCode"] = alice.get("referralCode")
             api("POST", "/members", body, scopes=SERVICE)
+        # The leaderboard is opt-in: three of them chose a display name (docs/leaderboard.md).
+        for member_id, display_name in LEADERBOARD_NAMES.items():
+            choice = {"leaderboard": {"optIn": True, "displayName": display_name}}
+            api("PATCH", f"/members/{member_id}", choice, scopes=SERVICE)
         orders, refund = demo_orders(now)
         report = stack.send_orders([*orders, refund])
         failed = [r for r in report["results"] if r["status"] != "processed"]

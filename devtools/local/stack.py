@@ -176,6 +176,8 @@ class LocalStack:
         self._failed: dict[str, list[Message]] = {}
         self._stream_failures = 0
         self._defer_stream = 0
+        # The latest time each frequent schedule ran for (`jobs --now` may run it ahead).
+        self._frequent_times: dict[str, datetime] = {}
         self._started = False
         self._log_lock = threading.Lock()
 
@@ -531,6 +533,7 @@ class LocalStack:
         """Deliver everything pending (stream records, queued messages, bus events) until
         nothing is left."""
         with self.lock:
+            delivered = False
             for _ in range(MAX_SETTLE_ROUNDS):
                 progressed = False
                 if self._reader is not None and not self._defer_stream:
@@ -540,7 +543,7 @@ class LocalStack:
                         if self._effects is not None:
                             self._effects.add(records)
                         self._deliver_stream(records)
-                        progressed = True
+                        progressed = delivered = True
                 for queue_id, consumers in self._queue_consumers().items():
                     queue = self.aws.queues[queue_id]
                     if len(queue):
@@ -550,9 +553,25 @@ class LocalStack:
                     events, self._pending_events = self._pending_events, []
                     self._route_events(events)
                     progressed = True
+                if not progressed and delivered and self._effects is None:
+                    # Once per settle (their own writes must not wake them again).
+                    delivered = False
+                    self._run_frequent_schedules()
+                    continue
                 if not progressed:
                     return
             self.log("settle: gave up after too many rounds (a consumer loops?)", error=True)
+
+    def _run_frequent_schedules(self) -> None:
+        """The schedules of every few minutes (ScheduleSpec.frequent), at the stack's now or
+        the latest time they ran for, whichever is later."""
+        for schedule in self.wiring.schedules:
+            if schedule.enabled and schedule.frequent:
+                moment = max(
+                    self.now().replace(microsecond=0),
+                    self._frequent_times.get(schedule.key, datetime.min.replace(tzinfo=UTC)),
+                )
+                self.runtime.invoke(schedule.function, self.scheduled_event(schedule, moment))
 
     def _queue_consumers(self) -> dict[str, list[QueueConsumer]]:
         consumers: dict[str, list[QueueConsumer]] = {}
@@ -1016,6 +1035,10 @@ class LocalStack:
         except KeyError as error:
             raise NotFound(str(error).strip('"')) from None
         moment = parse_now(now if now else self.now().replace(microsecond=0), schedule)
+        if schedule.frequent:
+            self._frequent_times[schedule.key] = max(
+                moment, self._frequent_times.get(schedule.key, moment)
+            )
         with self.lock:
             self.settle()  # what came before is not this run's doing
             before = self._invocations()

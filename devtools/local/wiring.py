@@ -161,6 +161,14 @@ class ScheduleSpec:
         match = re.match(r"^cron\(\s*(\d+)\s+(\d+)\s", self.expression)
         return (int(match.group(2)), int(match.group(1))) if match else (0, 0)
 
+    @property
+    def frequent(self) -> bool:
+        """Every few minutes (`rate(1 minute)` to `rate(5 minutes)`): the local stack runs it
+        after each delivery of the stream, as if its next run had come (what it keeps, such
+        as the leaderboard, then follows the local changes at once)."""
+        match = re.match(r"^rate\(\s*(\d+)\s+minutes?\s*\)$", self.expression)
+        return match is not None and 1 <= int(match.group(1)) <= 5
+
 
 @dataclass(frozen=True)
 class EventRuleSpec:

@@ -5,7 +5,7 @@ Each route: parse (validated by Powertools from the models), one service call, m
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -13,9 +13,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import loyalty.services.badges
+
 # The services this function uses, loaded at init (runtime builds them lazily, so the
 # function loads no other service): their import is part of the cold start, not a request.
-import loyalty.services.badges
+import loyalty.services.leaderboard
 import loyalty.services.members
 import loyalty.services.rewards  # noqa: F401
 from loyalty import observability
@@ -27,6 +29,8 @@ from loyalty.api.models import (
     AwardBody,
     CouponBody,
     EnrollRequest,
+    LeaderboardBoardBody,
+    LeaderboardRowBody,
     MemberBadgesBody,
     MemberIdPath,
     MemberViewBody,
@@ -44,12 +48,13 @@ from loyalty.api.models import (
     decode_cursor,
     encode_cursor,
 )
+from loyalty.domain.leaderboard import LeaderboardChange
 from loyalty.domain.members import ProfileData, normalize_email
 from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.quotes import CartLine
 from loyalty.domain.rules import TierName
 from loyalty.observability import observed
-from loyalty.runtime import badge_service, member_service, reward_service
+from loyalty.runtime import badge_service, leaderboard_service, member_service, reward_service
 
 logger = Logger()
 app = make_resolver()
@@ -105,11 +110,19 @@ def update_member(
     memberId: MemberIdPath,
     changes: Annotated[ProfileUpdate, Body()],
 ) -> MemberViewBody:
-    """Change name, email, phone, birthday or marketing consent; `null` removes phone or
-    birthday (and is refused for name and email, which cannot be removed)."""
+    """Change name, email, phone, birthday, marketing consent or the leaderboard choice;
+    `null` removes phone or birthday (and is refused for name and email, which cannot be
+    removed). Opting in to the leaderboard needs a display name (given now or before)."""
     given = {name: getattr(changes, name) for name in changes.model_fields_set}
     if "email" in given and given["email"] is not None:
         given["email"] = normalize_email(given["email"])
+    if changes.leaderboard is not None:
+        choice = changes.leaderboard
+        given["leaderboard"] = LeaderboardChange(
+            opt_in=choice.opt_in,
+            display_name=choice.display_name,
+            clear_name="display_name" in choice.model_fields_set and choice.display_name is None,
+        )
     view = member_service().update_profile(memberId, given)
     return MemberViewBody.model_validate(view, from_attributes=True)
 
@@ -271,6 +284,26 @@ def promotions(
     # With a memberId, the member's own tier decides (a `tier` given too is ignored).
     result = member_service().promotions(memberId, tier)
     return PromotionsBody.model_validate(result, from_attributes=True)
+
+
+@app.get("/leaderboard", responses=documented(None, 400, 401, 422), tags=["Members"])
+def leaderboard(
+    period: Annotated[Literal["month", "all"], Query()] = "month",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> LeaderboardBoardBody:
+    """The top members by points earned in the current month (`month`, the default) or all
+    time (`all`), as last refreshed (every minute): only members who opted in, each under
+    the display name they chose. Any authenticated caller."""
+    board = leaderboard_service().board(period, limit)
+    return LeaderboardBoardBody(
+        period=board.period,
+        period_start=board.period_start,
+        refreshed_at=board.refreshed_at,
+        items=[
+            LeaderboardRowBody(rank=row.rank, display_name=row.display_name, points=row.points)
+            for row in board.rows
+        ],
+    )
 
 
 @observed(logger, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -4,6 +4,7 @@
 
 starts DynamoDB Local and the seeded local stack, drives the system Chromium and writes
 portal.png (1280x900), portal-earn.png (1280x900: ways to earn and the tiers),
+portal-leaderboard.png (1280x900: the all-time leaderboard beside the activity),
 portal-badges.png (1280x900: alice's badges and a challenge's progress),
 portal-mobile.png (390x844), operator.png (1280 wide: a member with the
 adjustment confirmation) and operator-mobile.png (390x844: the ledger on a phone) to OUT_DIR
@@ -30,6 +31,7 @@ SIZES = {
     "portal.png": {"width": 1280, "height": 900},
     "portal-mobile.png": {"width": 390, "height": 844},
     "portal-earn.png": {"width": 1280, "height": 900},
+    "portal-leaderboard.png": {"width": 1280, "height": 900},
     "portal-badges.png": {"width": 1280, "height": 900},
     "operator.png": {"width": 1280, "height": 900},
     "operator-mobile.png": {"width": 390, "height": 844},
@@ -92,7 +94,7 @@ def demo_badges(stack: Any) -> None:
 
 
 def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
-    """Write the four screenshots; returns them by name. Redeems free shipping as alice (so the
+    """Write the screenshots (SIZES); returns them by name. Redeems free shipping as alice (so the
     desktop portal shows a coupon): give it a stack whose state may change. The phone shot is
     erin's, whom the seed leaves on her way to the next tier (the progress bar shows)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,15 @@ def take(browser: Any, stack: Any, out_dir: Path) -> dict[str, Path]:
     expect(page.locator("#ways-to-earn li").first).to_be_visible()
     page.locator(".earn-card").evaluate("node => node.scrollIntoView()")
     page.screenshot(path=paths["portal-earn.png"])
+    # The leaderboard, all time (alice, carol and dave opted in with display names in the seed).
+    expect(page.locator("#leaderboard li").first).to_be_visible()
+    page.get_by_role("button", name="All time").click()
+    expect(page.get_by_role("button", name="All time")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#leaderboard li")).to_have_count(3)
+    page.get_by_role("button", name="All time").blur()
+    page.locator(".leaderboard-card").evaluate("node => node.scrollIntoView()")
+    page.screenshot(path=paths["portal-leaderboard.png"])
+
     # The badges: earned ones and the challenge's progress.
     expect(page.get_by_test_id("badge-open").first).to_be_visible()
     page.locator(".badges-card").evaluate("node => node.scrollIntoView()")

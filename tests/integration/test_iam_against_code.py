@@ -29,6 +29,9 @@ from functions.badge_evaluator import app as badge_evaluator
 from functions.events_publisher import app as publisher
 from functions.jobs import app as jobs
 from functions.kpi_projector import app as projector
+from functions.leaderboard_projector import app as leaderboard_projector
+from functions.leaderboard_refresher import app as leaderboard_refresher
+from functions.members_api import app as members_app
 from functions.referral_completion import app as referral_completion
 from loyalty import runtime
 from loyalty.observability import running_handler
@@ -258,6 +261,8 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         )
         assert member("iam-ref").status == 200
         assert request(PATCH_MEMBER, "iam-ref", body={"email": "ref2@example.com"}).status == 200
+        choice = {"leaderboard": {"optIn": True, "displayName": "Ref"}}
+        assert request(PATCH_MEMBER, "iam-ref", body=choice).status == 200
         assert request(ACTIVITY, "iam-ref").status == 200
         assert request(REFERRALS, "iam-ref").status == 200
         assert request(BADGES, "iam-ref").status == 200
@@ -303,11 +308,15 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         for function, module in (
             ("ReferralCompletionFunction", referral_completion),
             ("KpiProjectorFunction", projector),
+            ("LeaderboardProjectorFunction", leaderboard_projector),
             ("BadgeEvaluatorFunction", badge_evaluator),
         ):
             event = delivered_to(function, records)
             assert module.handler(event, FakeLambdaContext())["batchItemFailures"] == []
         assert admin("GET", "/admin/kpis").status == 200
+        leaderboard_refresher.handler(scheduled_event("2026-01-07T00:00:00Z"), FakeLambdaContext())
+        board = http_event("GET", "/leaderboard", claims=ADMIN, query={"period": "all"})
+        assert call(members_app.handler, board).status == 200
         for start in range(0, len(records), 50):
             batch = {"Records": records[start : start + 50]}
             assert publisher.handler(batch, FakeLambdaContext())["batchItemFailures"] == []

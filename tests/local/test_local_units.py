@@ -50,6 +50,13 @@ def test_the_template_is_read_whole(wiring: Wiring) -> None:
     }
 
 
+def test_only_the_schedules_of_every_few_minutes_run_after_each_stream_delivery(
+    wiring: Wiring,
+) -> None:
+    frequent = {s.short_name for s in wiring.schedules if s.frequent}
+    assert frequent == {"leaderboard-refresher"}
+
+
 def test_environment_is_resolved_to_local_values(wiring: Wiring) -> None:
     expiry = wiring.functions["ExpiryScheduleFunction"].environment
     assert expiry["TABLE_NAME"] == "t-units"

@@ -48,6 +48,7 @@ const state = {
   redeeming: false,
   program: null,
   profile: null,
+  leaderboardPeriod: "month",
 };
 
 class ApiError extends Error {
@@ -590,14 +591,27 @@ const PROFILE_FIELDS = {
   phone: "profile-phone",
   birthday: "profile-birthday",
   marketingConsent: "profile-consent",
+  "leaderboard.optIn": "profile-leaderboard",
+  "leaderboard.displayName": "profile-display-name",
 };
+
+// The member's leaderboard choice (an older API has none: not listed).
+function leaderboardChoice(member) {
+  const choice = member && member.leaderboard;
+  return { optIn: Boolean(choice && choice.optIn), displayName: (choice && choice.displayName) || "" };
+}
 
 function renderProfileSummary() {
   const member = state.member;
   if (!member) return;
+  const choice = leaderboardChoice(member);
   $("profile-summary").textContent =
     `${member.name ? `Name: ${member.name}.` : "No name given."} ` +
-    (member.marketingConsent ? "You get our offers and news." : "You get no offers or news from us.");
+    (member.marketingConsent ? "You get our offers and news." : "You get no offers or news from us.") +
+    (choice.optIn ? ` On the leaderboard as “${choice.displayName}”.` : " Not on the leaderboard.");
+  $("leaderboard-you").textContent = choice.optIn
+    ? `You appear as “${choice.displayName}” (the board is refreshed every minute).`
+    : "You are not on the leaderboard. To appear under a name of your choice, edit your profile.";
 }
 
 function clearProfileErrors() {
@@ -620,7 +634,13 @@ function fieldProblem(field, problem) {
 function showProfileErrors(error) {
   clearProfileErrors();
   let first = null;
-  for (const item of error.errors || []) {
+  const problems = [...(error.errors || [])];
+  // The display name's rules beyond its schema (not an email address, needed to opt in) come
+  // as a message of their own.
+  if (!problems.length && /display name/i.test(error.message)) {
+    problems.push({ field: "leaderboard.displayName", problem: error.message });
+  }
+  for (const item of problems) {
     const field = String(item.field || "").replace(/^body\./, "");
     const id = PROFILE_FIELDS[field];
     if (!id) continue;
@@ -643,6 +663,9 @@ async function openProfile() {
   form.hidden = false;
   $("profile-name").value = state.member.name || "";
   $("profile-consent").checked = Boolean(state.member.marketingConsent);
+  const choice = leaderboardChoice(state.member);
+  $("profile-leaderboard").checked = choice.optIn;
+  $("profile-display-name").value = choice.displayName;
   $("profile-phone").value = "";
   $("profile-birthday").value = "";
   $("profile-save").disabled = true;
@@ -675,6 +698,13 @@ function profileChanges() {
   if (name !== (state.member.name || "")) changes.name = name;
   const consent = $("profile-consent").checked;
   if (consent !== Boolean(state.member.marketingConsent)) changes.marketingConsent = consent;
+  const choice = leaderboardChoice(state.member);
+  const optIn = $("profile-leaderboard").checked;
+  const displayName = $("profile-display-name").value.trim();
+  if (optIn !== choice.optIn || displayName !== choice.displayName) {
+    // An emptied name is removed (the API refuses that while opted in, and says why).
+    changes.leaderboard = { optIn, displayName: displayName || null };
+  }
   // Without the export (it failed), an empty field means "not loaded", not "remove".
   const known = state.profile || {};
   for (const field of ["phone", "birthday"]) {
@@ -688,6 +718,12 @@ function profileChanges() {
 async function saveProfile() {
   clearProfileErrors();
   const changes = profileChanges();
+  if (changes.leaderboard && changes.leaderboard.optIn && !changes.leaderboard.displayName) {
+    showProfileErrors(
+      new ApiError(422, "", [{ field: "leaderboard.displayName", problem: "Choose a display name to appear on the leaderboard." }]),
+    );
+    return;
+  }
   if (!Object.keys(changes).length) {
     closeProfile();
     $("profile-saved").textContent = "Nothing to save: your profile is unchanged.";
@@ -700,6 +736,7 @@ async function saveProfile() {
     renderMember(member);
     closeProfile();
     $("profile-saved").textContent = "Your profile is saved.";
+    if (changes.leaderboard) loadLeaderboard().catch(() => {});
   } catch (error) {
     if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
     showProfileErrors(error);
@@ -869,6 +906,49 @@ function signedOut(message) {
   setStatus(message || "");
 }
 
+// ---- leaderboard --------------------------------------------------------------------------
+
+const monthName = new Intl.DateTimeFormat(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
+const clockTime = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+async function loadLeaderboard(period = state.leaderboardPeriod) {
+  state.leaderboardPeriod = period;
+  $("leaderboard-month").setAttribute("aria-pressed", String(period === "month"));
+  $("leaderboard-all").setAttribute("aria-pressed", String(period === "all"));
+  const list = $("leaderboard");
+  const message = $("leaderboard-message");
+  list.setAttribute("aria-busy", "true");
+  try {
+    const board = await api(`leaderboard?period=${period}&limit=10`);
+    if (period !== state.leaderboardPeriod) return; // the other period was chosen meanwhile
+    $("leaderboard-period").textContent =
+      (period === "month" && board.periodStart
+        ? `Points earned in ${monthName.format(new Date(board.periodStart))}`
+        : "Points earned since joining") +
+      (board.refreshedAt ? ` · updated ${clockTime.format(new Date(board.refreshedAt))}` : "");
+    list.replaceChildren(
+      ...board.items.map((row) =>
+        el(
+          "li",
+          {},
+          el("span", { className: "rank", text: `#${row.rank}` }),
+          el("span", { className: "name", text: row.displayName }),
+          el("span", { className: "score", text: points(row.points) }),
+        ),
+      ),
+    );
+    message.hidden = board.items.length > 0;
+    message.textContent = board.items.length ? "" : "No one is on this board yet.";
+  } catch (error) {
+    if (error.status === 401) return signedOut("Your session has ended. Please sign in again.");
+    list.replaceChildren();
+    message.hidden = false;
+    message.textContent = `The leaderboard could not be loaded. ${error.message}`;
+  } finally {
+    list.setAttribute("aria-busy", "false");
+  }
+}
+
 async function showPortal() {
   $("sign-in").hidden = true;
   $("signed-out").hidden = true;
@@ -896,7 +976,7 @@ async function showPortal() {
     $("profile-saved").textContent = "";
     $("portal").hidden = false;
     $("sign-out").hidden = false;
-    await Promise.all([loadActivity(), loadCoupons(), loadBadges()]);
+    await Promise.all([loadActivity(), loadCoupons(), loadBadges(), loadLeaderboard()]);
     setStatus("");
     return true;
   } catch (error) {
@@ -953,6 +1033,8 @@ async function main() {
   });
   $("sign-out").addEventListener("click", () => signedOut("You are signed out."));
   $("profile-edit").addEventListener("click", () => openProfile());
+  $("leaderboard-month").addEventListener("click", () => loadLeaderboard("month"));
+  $("leaderboard-all").addEventListener("click", () => loadLeaderboard("all"));
   $("profile-cancel").addEventListener("click", () => closeProfile());
   $("profile-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -25,6 +25,7 @@ from loyalty.settings import load_rules, settings
 if TYPE_CHECKING:
     from loyalty.dal.events_bus import EventBus
     from loyalty.dal.kpis import DynamoKpiStore
+    from loyalty.dal.leaderboard import DynamoLeaderboardStore
     from loyalty.domain.badges import Badge
     from loyalty.domain.rules import ProgramRules
     from loyalty.services.badges import BadgeService
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
     from loyalty.services.expiry import ExpiryService
     from loyalty.services.jobs import JobRuns, Promotions, ScheduledAwards, WorkSender
     from loyalty.services.kpis import KpiProjector, KpiService
+    from loyalty.services.leaderboard import (
+        LeaderboardProjector,
+        LeaderboardRefresher,
+        LeaderboardService,
+    )
     from loyalty.services.members import MemberService
     from loyalty.services.operations import OperatorService, PrivacyService, ProgramService
     from loyalty.services.orders import OrderService
@@ -169,6 +175,31 @@ def kpi_service() -> KpiService:
     from loyalty.services.kpis import KpiService
 
     return KpiService(_kpi_store())
+
+
+def _leaderboard_store() -> DynamoLeaderboardStore:
+    from loyalty.dal.leaderboard import DynamoLeaderboardStore
+
+    repository = _repository(settings().table_name)
+    return DynamoLeaderboardStore(repository.table_name, repository.client)  # the same client
+
+
+def leaderboard_projector() -> LeaderboardProjector:
+    from loyalty.services.leaderboard import LeaderboardProjector
+
+    return LeaderboardProjector(_leaderboard_store())
+
+
+def leaderboard_refresher() -> LeaderboardRefresher:
+    from loyalty.services.leaderboard import LeaderboardRefresher
+
+    return LeaderboardRefresher(_leaderboard_store())
+
+
+def leaderboard_service() -> LeaderboardService:
+    from loyalty.services.leaderboard import LeaderboardService
+
+    return LeaderboardService(_leaderboard_store())
 
 
 # Badge definitions, cached per container as the rules are: table -> (badges, monotonic seconds)

@@ -89,6 +89,8 @@ ROUTE_POLICIES: dict[str, Policy] = {
     "POST /quotes": Policy(frozenset({"service", "admin"}), member_from="none"),
     # Promotions as the caller's tier sees them (a member: their own; see members_api).
     "GET /promotions": _ANYONE,
+    # The leaderboard shows display names of members who opted in, nothing personal.
+    "GET /leaderboard": _ANYONE,
 }
 
 

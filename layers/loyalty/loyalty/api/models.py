@@ -150,6 +150,33 @@ class EnrollRequest(ApiModel):
     _check_birthday = field_validator("birthday")(_birthday)
 
 
+DisplayName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+
+
+class LeaderboardUpdate(ApiModel):
+    """The leaderboard choice (docs/leaderboard.md); absent fields stay."""
+
+    # Absent: None (a default is not validated); `null` is not a boolean: a 422.
+    opt_in: StrictBool = Field(  # type: ignore[assignment]
+        default=None, description="Appear on the leaderboard (off until the member opts in)."
+    )
+    display_name: DisplayName | None = Field(
+        default=None,
+        description="The name shown on the leaderboard: 1-32 printable characters, not an "
+        "email address. `null` removes it (refused while opted in).",
+    )
+
+
+class LeaderboardBody(ApiModel):
+    opt_in: bool = Field(description="Listed on the leaderboard (off by default).")
+    display_name: str | None = Field(description="The name shown there, the member's choice.")
+
+
 class ProfileUpdate(ApiModel):
     """The fields to change; absent ones stay. `null` removes phone or birthday (name and
     email cannot be removed: `null` is refused for them)."""
@@ -162,6 +189,10 @@ class ProfileUpdate(ApiModel):
         default=None, description=_BIRTHDAY_DOC, json_schema_extra=_BIRTHDAY_SCHEMA
     )
     marketing_consent: StrictBool | None = None
+    leaderboard: LeaderboardUpdate = Field(  # type: ignore[assignment]
+        default=None,
+        description="Opt in to (or out of) the leaderboard, and the display name shown there.",
+    )
 
     _check_birthday = field_validator("birthday")(_birthday)
 
@@ -229,6 +260,7 @@ class MemberViewBody(ApiModel):
     benefits: TierBenefitsBody = Field(
         description="The benefits of the member's current tier, as data."
     )
+    leaderboard: LeaderboardBody = Field(description="The member's leaderboard choice.")
 
 
 class ActivityBody(ApiModel):
@@ -419,6 +451,7 @@ class ExportProfile(ApiModel):
     balance: int | None
     pending_points: int | None
     order_count: int | None
+    leaderboard: LeaderboardBody
 
 
 class ExportBody(ApiModel):
@@ -763,6 +796,26 @@ class PromotionsBody(ApiModel):
     items: list[PromotionBody] = Field(
         description="Each promotion's occurrence open now, or else its next, soonest first."
     )
+
+
+# ---- the leaderboard (GET /leaderboard) ------------------------------------------------------
+
+
+class LeaderboardRowBody(ApiModel):
+    rank: int = Field(description="1 for the most points; equal points share a rank.")
+    display_name: str
+    points: int = Field(description="Points earned in the period.")
+
+
+class LeaderboardBoardBody(ApiModel):
+    period: Literal["month", "all"]
+    period_start: Instant | None = Field(
+        default=None, description="The first instant of the month (`period=month` only)."
+    )
+    refreshed_at: Instant | None = Field(
+        description="When the board was last refreshed (null before its first refresh)."
+    )
+    items: list[LeaderboardRowBody]
 
 
 # ---- badges and challenges -----------------------------------------------------------------

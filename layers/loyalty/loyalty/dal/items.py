@@ -218,6 +218,8 @@ def member_from_item(item: Item) -> MemberState:
         first_order_id=item.get("firstOrderId"),
         first_order_at=parse_instant(item["firstOrderAt"]) if item.get("firstOrderAt") else None,
         erased_at=parse_instant(item["erasedAt"]) if item.get("erasedAt") else None,
+        leaderboard_opt_in=bool(item.get("leaderboardOptIn", False)),
+        leaderboard_name=item.get("leaderboardName"),
     )
 
 

@@ -26,6 +26,10 @@
 | KPI totals, KPI day   | KPI                    | TOTALS, DAY#<yyyy-mm-dd>             |
 | member's KPI state    | MEMBER#<memberId>      | PROFILE#KPI                          |
 | KPI entry marker      | MEMBER#<memberId>      | KPI#ENTRY#<entryId> (TTL 7 days)     |
+| leaderboard score     | MEMBER#<memberId>      | LEADERBOARD#SCORE#all,               |
+|                       |                        | LEADERBOARD#SCORE#<yyyy-mm> (TTL)    |
+| leaderboard marker    | MEMBER#<memberId>      | LEADERBOARD#ENTRY#<entryId> (TTL 7 d)|
+| leaderboard board     | LEADERBOARD            | BOARD#month, BOARD#all               |
 | badge definition      | BADGES                 | BADGE#<badgeId>                      |
 | badge earned (marker) | MEMBER#<memberId>      | BADGE#<badgeId>                      |
 | badge progress        | MEMBER#<memberId>      | BADGEPROGRESS#<badgeId>#<period>     |
@@ -40,7 +44,10 @@ coupon (its `COUPON#<code>` item, not the copy on the redemption) is listed unde
 warning, then its expiry); a used, voided or expired coupon leaves the index. Every job
 queries `GSI1SK < now` per shard: it reads only what is due and catches up missed runs. Order
 records are listed under `ORDERS#<yyyy-mm-dd>` (the UTC day they occurred), sorted by
-`<occurredAt>#<orderId>`, for the program preview.
+`<occurredAt>#<orderId>`, for the program preview. A leaderboard score of a member who opted in
+(with points above zero) is listed under `LEADERBOARD#<all|yyyy-mm>#<shard>` (the member's
+shard: the writes of a busy day spread over the shards), sorted by `<points, zero-padded>#<id>`:
+the refresher reads the top of each shard.
 """
 
 from __future__ import annotations
@@ -281,6 +288,40 @@ def kpi_day_sk(day: date) -> str:
 def kpi_entry_marker_sk(entry_id: str) -> str:
     # "KPI#…" sorts before "LOT#": outside both member ranges above.
     return f"KPI#ENTRY#{entry_id}"
+
+
+# ---- the leaderboard (docs/leaderboard.md) -----------------------------------------------
+LEADERBOARD_SHARDS = 10
+LEADERBOARD_PK = "LEADERBOARD"
+# "LEADERBOARD#…" sorts before "LOT#": outside the member view's and the KPI's ranges.
+LEADERBOARD_SCORE_PREFIX = "LEADERBOARD#SCORE#"
+
+
+def leaderboard_score_sk(period_key: str) -> str:
+    """A member's score for a period: `all` or a month, `2026-11`."""
+    return f"{LEADERBOARD_SCORE_PREFIX}{period_key}"
+
+
+def leaderboard_entry_marker_sk(entry_id: str) -> str:
+    return f"LEADERBOARD#ENTRY#{entry_id}"
+
+
+def leaderboard_board_sk(period: str) -> str:
+    """The board the API reads: `BOARD#month` (the current month) or `BOARD#all`."""
+    return f"BOARD#{period}"
+
+
+def leaderboard_gsi_pk(period_key: str, shard: int) -> str:
+    return f"LEADERBOARD#{period_key}#{shard}"
+
+
+def leaderboard_member_gsi_pk(period_key: str, member_id: str) -> str:
+    return leaderboard_gsi_pk(period_key, shard_of(member_id, LEADERBOARD_SHARDS))
+
+
+def leaderboard_gsi_sk(points: int, member_id: str) -> str:
+    # Zero-padded: the index sorts the scores as numbers (only scores above zero are listed).
+    return f"{points:015d}#{member_id}"
 
 
 # ---- badges and challenges ---------------------------------------------------------------

@@ -366,6 +366,10 @@ class LedgerStore(TableAccess):
         if profile.marketing_consent is not None:
             # Given or not, never removed by omission: only an explicit choice changes it.
             referral_fields["marketingConsent"] = profile.marketing_consent
+        if profile.leaderboard is not None:
+            # Only an explicit choice changes it; a name given as None is removed.
+            personal["leaderboardName"] = profile.leaderboard.display_name
+            referral_fields["leaderboardOptIn"] = profile.leaderboard.opt_in
         if plan.new_member is not None:
             item = new_profile_item(plan.new_member, recorded_at) | personal | referral_fields
             actions += [

@@ -247,8 +247,9 @@ class OperationsStore(TableAccess):
                 "TableName": self.table_name,
                 "Key": item_key(keys.member_pk(member.member_id), keys.PROFILE_SK),
                 "UpdateExpression": (
-                    "SET erasedAt = :now, updatedAt = :now, marketingConsent = :no "
-                    "REMOVE #name, email, phone, birthday, referralCode "
+                    "SET erasedAt = :now, updatedAt = :now, marketingConsent = :no, "
+                    "leaderboardOptIn = :no "
+                    "REMOVE #name, email, phone, birthday, referralCode, leaderboardName "
                     "ADD version :one, balance :balance, pendingPoints :pending, "
                     "lotTotal :released, debited :debited"
                 ),

@@ -155,6 +155,9 @@ class MemberState:
     # Erased at the member's request: personal data gone, balance forfeited, account closed;
     # the ledger stays (anonymised) so program totals hold.
     erased_at: datetime | None = None
+    # The leaderboard choice (docs/leaderboard.md): off by default.
+    leaderboard_opt_in: bool = False
+    leaderboard_name: str | None = None
 
     @property
     def erased(self) -> bool:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from loyalty.domain.errors import ReferralRefused
+from loyalty.domain.leaderboard import LeaderboardChoice
 from loyalty.domain.ledger import (
     ExpiringPoints,
     MemberState,
@@ -30,6 +31,8 @@ class ProfileData:
     birthday: date | None = None
     # None: not given (an existing choice stands); consent is opt-in, so absent means no.
     marketing_consent: bool | None = None
+    # None: not given (the choice stands); see loyalty.domain.leaderboard.
+    leaderboard: LeaderboardChoice | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -149,6 +152,7 @@ class MemberView:
     tier_benefits: list[str]
     marketing_consent: bool
     benefits: TierBenefits
+    leaderboard: LeaderboardChoice
 
 
 def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsLot]) -> MemberView:
@@ -184,4 +188,5 @@ def member_view(rules: ProgramRules, member: MemberState, lots: Iterable[PointsL
         tier_benefits=next(list(t.benefits) for t in rules.tiers if t.name == tier),
         marketing_consent=member.marketing_consent,
         benefits=TierBenefits.of(rules.tier(tier)),
+        leaderboard=LeaderboardChoice(member.leaderboard_opt_in, member.leaderboard_name),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from loyalty.domain.errors import (
     MemberErased,
     MemberNotFound,
 )
+from loyalty.domain.leaderboard import LeaderboardChange, LeaderboardChoice, apply_change
 from loyalty.domain.ledger import (
     DedupeKey,
     LedgerEntry,
@@ -75,7 +76,11 @@ class MemberService(RulesService[MemberStore]):
         raise ConcurrentUpdate("the member kept changing during enrollment")
 
     def update_profile(self, member_id: str, changes: dict[str, Any]) -> MemberView:
-        """Change some personal fields; a field given as null is removed (phone, birthday)."""
+        """Change some personal fields; a field given as null is removed (phone, birthday).
+        `leaderboard` (a LeaderboardChange) changes the leaderboard choice, checked against
+        the email the member will have (InvalidDisplayName: nothing changes)."""
+        fields = {name: value for name, value in changes.items() if name != "leaderboard"}
+        leaderboard: LeaderboardChange | None = changes.get("leaderboard")
         for _ in attempts():
             now = self._clock()
             member = self._require(member_id)
@@ -85,7 +90,14 @@ class MemberService(RulesService[MemberStore]):
                 "phone": member.phone,
                 "birthday": member.birthday,
             }
-            profile = ProfileData(**(current | changes))
+            profile = ProfileData(**(current | fields))
+            if leaderboard is not None or (member.leaderboard_name and "email" in fields):
+                choice = apply_change(
+                    LeaderboardChoice(member.leaderboard_opt_in, member.leaderboard_name),
+                    leaderboard or LeaderboardChange(),
+                    profile.email,
+                )
+                profile = replace(profile, leaderboard=choice)
             plan = plan_enrollment(
                 self._rules(),
                 member_id,

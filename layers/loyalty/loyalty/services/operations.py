@@ -219,6 +219,10 @@ class PrivacyService:
             raise MemberNotFound(f"no member '{member_id}'")
         exported = {name: profile.get(name) for name in _EXPORTED_FIELDS}
         exported["marketingConsent"] = bool(profile.get("marketingConsent", False))
+        exported["leaderboard"] = {
+            "optIn": bool(profile.get("leaderboardOptIn", False)),
+            "displayName": profile.get("leaderboardName"),
+        }
         return MemberExport(exported, entries)
 
     def erase(self, member_id: str, *, actor: str) -> None:
