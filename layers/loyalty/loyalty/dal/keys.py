@@ -25,6 +25,8 @@
 | KPI totals, KPI day   | KPI                    | TOTALS, DAY#<yyyy-mm-dd>             |
 | member's KPI state    | MEMBER#<memberId>      | PROFILE#KPI                          |
 | KPI entry marker      | MEMBER#<memberId>      | KPI#ENTRY#<entryId> (TTL 7 days)     |
+| import row (landed,   | IMPORT#<batchId>       | ROW#<row number, 9 digits>           |
+|  then undone)         |                        |                                      |
 
 GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
 open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
@@ -250,3 +252,17 @@ def kpi_day_sk(day: date) -> str:
 def kpi_entry_marker_sk(entry_id: str) -> str:
     # "KPI#…" sorts before "LOT#": outside both member ranges above.
     return f"KPI#ENTRY#{entry_id}"
+
+
+# ---- bulk import (docs/import.md) ---------------------------------------------------------
+IMPORT_ROW_PREFIX = "ROW#"
+
+
+def import_pk(batch_id: str) -> str:
+    # One partition per batch: a resumed or undone import reads its landed rows in one Query.
+    return f"IMPORT#{batch_id}"
+
+
+def import_row_sk(row: int) -> str:
+    # Zero-padded: the rows sort in file order.
+    return f"{IMPORT_ROW_PREFIX}{row:09d}"
