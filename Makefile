@@ -35,6 +35,7 @@ bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_api
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_jobs
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_kpis
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_import
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

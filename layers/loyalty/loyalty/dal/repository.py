@@ -1,8 +1,8 @@
 """The one object the services receive: every store of the single table on one client.
 Each concern has its own module: `items` (the item codec and mappers), `table` (requests
 and their errors), `ledger` (the ledger's reads and transactions), `operations` (audit,
-adjustments, catalog, program rules, privacy), `coupons` (a coupon's state), `imports` (bulk import's rows); `kpis`
-keeps the KPI projection's items.
+adjustments, catalog, program rules, privacy), `coupons` (a coupon's state), `imports` (a
+bulk import's rows); `kpis` keeps the KPI projection's items.
 Keys are `keys`' alone."""
 
 from __future__ import annotations

@@ -170,12 +170,25 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
         raise FileError("the file has no header row (CSV) and no JSON object (JSON Lines)")
 
 
+# A failed pattern in words (pydantic's message names the regular expression).
+_PATTERN_WORDS = {
+    "memberId": "not a member id (1 to 64 letters, digits, '-', '_', '.' or '@')",
+    "email": "not an email address",
+}
+
+
 def _reason(error: Exception) -> str:
+    """Field names and reasons only: the values may be personal data."""
     if isinstance(error, ValidationError):
         problems = []
         for item in error.errors(include_url=False, include_input=False, include_context=False):
             field = ".".join(str(part) for part in item["loc"]) or "row"
-            problems.append(f"{field}: {item['msg']}")
+            message = item["msg"]
+            if item["type"] == "string_pattern_mismatch":
+                message = _PATTERN_WORDS.get(field, "not in the expected format")
+            elif item["type"] == "extra_forbidden":
+                message = "not a column of this format (docs/import.md)"
+            problems.append(f"{field}: {message}")
         return "; ".join(problems)
     return str(error)
 

@@ -10,7 +10,9 @@ and writes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from loyalty.domain.errors import ConcurrentUpdate, DuplicateEvent, EmailTaken
 from loyalty.domain.imports import (
@@ -23,10 +25,12 @@ from loyalty.domain.imports import (
 from loyalty.domain.ledger import MemberState
 from loyalty.domain.members import normalize_email
 from loyalty.domain.ports import ImportStore
+from loyalty.domain.rules import ProgramRules
 from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
 
-# Rows read and written per round: one BatchGetItem of their members, then a transaction each.
+# Rows read and written per round and worker: one BatchGetItem of their members (100 keys),
+# then a transaction each.
 CHUNK_ROWS = 100
 
 Progress = Callable[[int], None]
@@ -60,7 +64,33 @@ class UndoReport:
     members_created: list[str] = field(default_factory=list)  # they stay enrolled
 
 
+@dataclass(frozen=True, slots=True)
+class _Landed:
+    points: int
+    expired_on_arrival: int
+    tier_basis: int
+    created: bool
+
+
+# What became of one row written: landed now, landed before (another run), or refused.
+_Outcome = _Landed | InvalidRow | None
+
+
 class ImportService(RulesService[ImportStore]):
+    """`workers` rows are written at a time (threads; one member's rows always by the same
+    thread, in file order): a transaction's round trip, not the CPU, bounds one writer."""
+
+    def __init__(
+        self,
+        store: ImportStore,
+        rules: Callable[[], ProgramRules],
+        clock: Callable[[], datetime] | None = None,
+        *,
+        workers: int = 1,
+    ) -> None:
+        super().__init__(store, rules, clock)
+        self._workers = max(1, workers)
+
     def run(
         self,
         batch_id: str,
@@ -74,18 +104,21 @@ class ImportService(RulesService[ImportStore]):
         # A dry run remembers what earlier rows of the file would have done.
         created: set[str] = set()
         claimed: dict[str, str] = {}
+        size = CHUNK_ROWS * self._workers
         chunk: list[ParsedRow | InvalidRow] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) == CHUNK_ROWS:
-                self._chunk(report, chunk, landed, created, claimed)
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="import") as pool:
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) == size:
+                    self._chunk(report, chunk, landed, created, claimed, pool)
+                    if progress:
+                        progress(len(chunk))
+                    chunk = []
+            if chunk:
+                self._chunk(report, chunk, landed, created, claimed, pool)
                 if progress:
                     progress(len(chunk))
-                chunk = []
-        if chunk:
-            self._chunk(report, chunk, landed, created, claimed)
-            if progress:
-                progress(len(chunk))
+        report.invalid.sort(key=lambda row: row.number)
         return report
 
     def _chunk(
@@ -95,6 +128,7 @@ class ImportService(RulesService[ImportStore]):
         landed: set[int],
         created: set[str],
         claimed: dict[str, str],
+        pool: ThreadPoolExecutor,
     ) -> None:
         report.rows += len(chunk)
         todo: list[ParsedRow] = []
@@ -111,17 +145,39 @@ class ImportService(RulesService[ImportStore]):
         if report.dry_run:
             self._rehearse(report, todo, members, created, claimed)
             return
-        written: set[str] = set()
+        lanes: dict[int, list[ParsedRow]] = {}
         for row in todo:
-            self._land(report, row, members, written)
+            lanes.setdefault(hash(row.row.member_id) % self._workers, []).append(row)
+        batch_id = report.batch_id
+        for outcomes in pool.map(lambda lane: self._lane(batch_id, lane, members), lanes.values()):
+            for outcome in outcomes:
+                if isinstance(outcome, InvalidRow):
+                    report.invalid.append(outcome)
+                elif outcome is None:
+                    report.already_landed += 1  # landed meanwhile by another run of the batch
+                else:
+                    _count(
+                        report,
+                        outcome.points,
+                        outcome.expired_on_arrival,
+                        outcome.tier_basis,
+                        outcome.created,
+                    )
+
+    def _lane(
+        self, batch_id: str, rows: list[ParsedRow], members: dict[str, MemberState]
+    ) -> list[_Outcome]:
+        """One thread's rows, in file order."""
+        written: set[str] = set()
+        return [self._land(batch_id, row, members, written) for row in rows]
 
     def _land(
         self,
-        report: ImportReport,
+        batch_id: str,
         row: ParsedRow,
         members: dict[str, MemberState],
         written: set[str],
-    ) -> None:
+    ) -> _Outcome:
         member_id = row.row.member_id
         member = members.get(member_id)
         for attempt in attempts():
@@ -129,23 +185,19 @@ class ImportService(RulesService[ImportStore]):
                 # The chunk's read is stale: a race lost, or an earlier row of this member.
                 member = self._store.get_member(member_id)
             if member is not None and member.erased:
-                report.invalid.append(_refused(row, "the member was erased at their request"))
-                return
+                return _refused(row, "the member was erased at their request")
             now = self._clock()
-            plan = plan_import_row(self._rules(), member, row, report.batch_id, now)
+            plan = plan_import_row(self._rules(), member, row, batch_id, now)
             try:
                 self._store.commit_import_row(plan, now)
             except ConcurrentUpdate:
                 continue
             except DuplicateEvent:
-                report.already_landed += 1  # landed meanwhile by another run of the batch
-                return
+                return None
             except EmailTaken:
-                report.invalid.append(_refused(row, "email: belongs to another member"))
-                return
+                return _refused(row, "email: belongs to another member")
             written.add(member_id)
-            _count(report, plan.points, plan.expired_on_arrival, plan.tier_basis, plan.created)
-            return
+            return _Landed(plan.points, plan.expired_on_arrival, plan.tier_basis, plan.created)
         raise ConcurrentUpdate(f"member '{member_id}' kept changing during the import")
 
     def _rehearse(
