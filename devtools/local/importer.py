@@ -135,7 +135,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from devtools.local.progress import Progress
     from loyalty.dal.repository import DynamoLedgerRepository
-    from loyalty.domain.imports import FileError, ParsedRow, read_rows
+    from loyalty.domain.imports import FileError, read_rows
     from loyalty.services.imports import ImportService
     from loyalty.services.operations import ProgramService
     from loyalty.settings import load_rules
@@ -178,11 +178,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:
-        _print_report(report, table, sum(isinstance(row, ParsedRow) for row in rows))
+        _print_report(report, table)
     return 1 if report.invalid else 0
 
 
-def _print_report(report: Any, table: str, valid: int) -> None:
+def _print_report(report: Any, table: str) -> None:
     verb = "would import" if report.dry_run else "imported"
     print(f"batch {report.batch_id} into {table}{' (dry run: nothing written)' * report.dry_run}")
     print(f"  rows read              {report.rows:>9,}")
