@@ -162,7 +162,7 @@ def test_a_row_whose_email_belongs_to_another_member_is_refused_alone(importer, 
     path = write(
         tmp_path,
         "m.csv",
-        "memberId,email,points,earnedAt\nc-11,taken@example.com,100,2026-12-01\n"
+        "memberId,email,points,earnedAt\nc-11,Taken@Example.com,100,2026-12-01\n"
         "c-12,free@example.com,100,2026-12-01\n",
     )
     code, report = importer(path, "--batch", "emails")

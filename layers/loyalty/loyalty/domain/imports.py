@@ -33,7 +33,12 @@ from loyalty.domain.ledger import (
     PointsLot,
     make_entry_id,
 )
-from loyalty.domain.members import EnrollmentPlan, ProfileData, plan_enrollment
+from loyalty.domain.members import (
+    EnrollmentPlan,
+    ProfileData,
+    normalize_email,
+    plan_enrollment,
+)
 from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.rules import ProgramRules
 
@@ -336,7 +341,8 @@ def plan_import_row(
     if member is None:
         profile = ProfileData(
             name=row.name,
-            email=row.email,
+            # Stored and locked as enrolment stores it (POST /members normalises it too).
+            email=normalize_email(row.email) if row.email else None,
             birthday=row.birthday,
             marketing_consent=row.marketing_consent,
         )
