@@ -19,6 +19,7 @@ from loyalty.domain.imports import (
     InvalidRow,
     LandedRow,
     ParsedRow,
+    UndoPlan,
     plan_import_row,
     plan_import_undo,
 )
@@ -240,20 +241,41 @@ class ImportService(RulesService[ImportStore]):
     def undo(
         self, batch_id: str, *, dry_run: bool = False, progress: Progress | None = None
     ) -> UndoReport:
+        """Every landed row of the batch not yet undone, `workers` at a time (a member's rows
+        by one worker, in row order)."""
         report = UndoReport(batch_id, dry_run)
-        for landed in sorted(self._store.landed_rows(batch_id).values(), key=_number):
-            report.rows += 1
-            if landed.created_member:
-                report.members_created.append(landed.member_id)
-            if landed.undone:
-                report.already_undone += 1
-            else:
-                self._undo_row(report, landed)
-            if progress:
-                progress(1)
+        rows = sorted(self._store.landed_rows(batch_id).values(), key=_number)
+        size = CHUNK_ROWS * self._workers
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="undo") as pool:
+            for start in range(0, len(rows), size):
+                chunk = rows[start : start + size]
+                lanes: dict[int, list[LandedRow]] = {}
+                for landed in chunk:
+                    report.rows += 1
+                    if landed.created_member:
+                        report.members_created.append(landed.member_id)
+                    if landed.undone:
+                        report.already_undone += 1
+                    else:
+                        lanes.setdefault(hash(landed.member_id) % self._workers, []).append(landed)
+                for plans in pool.map(
+                    lambda lane: [self._undo_row(dry_run, landed) for landed in lane],
+                    lanes.values(),
+                ):
+                    for plan in plans:
+                        if plan is None:
+                            report.already_undone += 1  # undone meanwhile by another run
+                            continue
+                        report.undone += 1
+                        report.points_removed += plan.points_removed
+                        report.debt += plan.debt
+                        report.tier_basis_removed += plan.tier_basis_removed
+                        report.erased_members += plan.change is None
+                if progress:
+                    progress(len(chunk))
         return report
 
-    def _undo_row(self, report: UndoReport, landed: LandedRow) -> None:
+    def _undo_row(self, dry_run: bool, landed: LandedRow) -> UndoPlan | None:
         for _ in attempts():
             now = self._clock()
             member = self._store.get_member(landed.member_id)
@@ -263,20 +285,15 @@ class ImportService(RulesService[ImportStore]):
                 else None
             )
             plan = plan_import_undo(self._rules(), member, landed, lot, now)
-            if not report.dry_run:
-                try:
-                    self._store.commit_import_undo(plan, now)
-                except ConcurrentUpdate:
-                    continue
-                except DuplicateEvent:
-                    report.already_undone += 1
-                    return
-            report.undone += 1
-            report.points_removed += plan.points_removed
-            report.debt += plan.debt
-            report.tier_basis_removed += plan.tier_basis_removed
-            report.erased_members += plan.change is None
-            return
+            if dry_run:
+                return plan
+            try:
+                self._store.commit_import_undo(plan, now)
+            except ConcurrentUpdate:
+                continue
+            except DuplicateEvent:
+                return None
+            return plan
         raise ConcurrentUpdate(f"member '{landed.member_id}' kept changing during the undo")
 
 
