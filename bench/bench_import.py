@@ -1,6 +1,6 @@
 """Bulk import benchmark against DynamoDB Local (figures, not a test): `loyalty-local import`
 of a generated file, killed halfway (SIGKILL) and resumed, then checked to have landed every
-row exactly once.
+row exactly once (the batch's markers, every member's balance and tier basis).
 
 Prints rows/s of the first run (until the kill) and of the resumed run, and the resumed
 run's DynamoDB requests per row by operation (measured in-process).
@@ -34,11 +34,13 @@ BATCH = "bench"
 WORKERS = 4  # as `loyalty-local import` (its --workers default)
 
 
-def write_file(path: Path, rows: int, members: int) -> dict[str, int]:
+def write_file(path: Path, rows: int, members: int) -> dict[str, tuple[int, int]]:
     """Rows of `members` members (the first rows enroll them with an email; later rows add
-    lots to known members), earned over the last 18 months: a part expires on arrival.
-    Returns the points each member must end with (expired on arrival excluded)."""
-    expected: Counter[str] = Counter()
+    lots to known members), earned over the last 18 months: a part expires on arrival; every
+    fifth row carries lifetime points. Returns each member's expected balance (expired on
+    arrival excluded) and tier basis."""
+    balances: Counter[str] = Counter()
+    basis: Counter[str] = Counter()
     with path.open("w", encoding="utf-8") as out:
         out.write("memberId,name,email,points,earnedAt,lifetimePoints\n")
         for n in range(rows):
@@ -46,18 +48,19 @@ def write_file(path: Path, rows: int, members: int) -> dict[str, int]:
             month = n % 18  # months back from 2026-12
             year, month_of_year = (2026, 12 - month) if month < 12 else (2025, 24 - month)
             points = 10 + n % 990
-            lifetime = points * 3 if n % 5 == 0 else ""
+            lifetime = points * 3 if n % 5 == 0 else None
             email = f"{member}@example.com" if n < members else ""
             name = f"Member {n % members}" if n < members else ""
             out.write(
                 f"{member},{name},{email},{points},"
-                f"{year}-{month_of_year:02d}-05T10:00:00Z,{lifetime}\n"
+                f"{year}-{month_of_year:02d}-05T10:00:00Z,{lifetime or ''}\n"
             )
             if datetime(year + 1, month_of_year, 5, 10, tzinfo=UTC) > datetime(
                 2026, 12, 10, 12, tzinfo=UTC
             ):
-                expected[member] += points
-    return dict(expected)
+                balances[member] += points
+            basis[member] += lifetime or points
+    return {member: (balances[member], basis[member]) for member in basis}
 
 
 def command(path: Path, endpoint: str) -> list[str]:
@@ -126,32 +129,27 @@ def resume_in_process(path: Path, client: Any) -> tuple[Any, float, DynamoDBMete
     return report, time.perf_counter() - started, meter
 
 
-def verify(client: Any, rows: int, expected: dict[str, int]) -> None:
-    """Every row's marker once, one import entry per row, each member's balance the sum of
-    their rows' unexpired points (a full Scan)."""
-    markers = entries = 0
-    balances: dict[str, int] = {}
-    arguments: dict[str, Any] = {
-        "TableName": TABLE,
-        "ProjectionExpression": "itemType, memberId, reason, entryType, balance",
+def verify(client: Any, rows: int, expected: dict[str, tuple[int, int]]) -> None:
+    """Every row's marker once (one Query of the batch), and each member's balance and tier
+    basis exactly what their rows add up to (BatchGetItem of every profile): a row landed
+    twice would count its points or its tier basis twice, a row lost would miss them."""
+    from loyalty.dal.repository import DynamoLedgerRepository
+
+    repository = DynamoLedgerRepository(TABLE, client)
+    markers = len(repository.landed_rows(BATCH))
+    members = repository.get_members(expected)
+    wrong = {
+        member_id: figures
+        for member_id, figures in expected.items()
+        if member_id not in members
+        or (members[member_id].balance, members[member_id].tier_points) != figures
     }
-    while True:
-        page = client.scan(**arguments)
-        for item in page["Items"]:
-            kind = item.get("itemType", {}).get("S")
-            if kind == "importRow":
-                markers += 1
-            elif kind == "entry" and item["reason"]["S"] == "import":
-                entries += 1
-            elif kind == "member":
-                balances[item["memberId"]["S"]] = int(item["balance"]["N"])
-        if "LastEvaluatedKey" not in page:
-            break
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    wrong = {m: (balances.get(m, 0), p) for m, p in expected.items() if balances.get(m, 0) != p}
-    print(f"\nexactly once: {markers:,} row markers, {entries:,} import entries for {rows:,} rows")
-    print(f"  {len(balances):,} members, {len(wrong)} with a balance other than their rows' sum")
-    if markers != rows or entries != rows or wrong:
+    print(f"\nexactly once: {markers:,} row markers for {rows:,} rows")
+    print(
+        f"  {len(members):,} members, {len(wrong)} with a balance or tier basis other than "
+        "their rows' sum"
+    )
+    if markers != rows or wrong:
         raise SystemExit(f"NOT exactly once: {list(wrong.items())[:5]}")
 
 
