@@ -37,6 +37,7 @@ bench: bootstrap
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_kpis
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_history
 	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.cold_imports
+	PYTHONPATH=.:layers/loyalty .venv/bin/python -m bench.bench_import
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

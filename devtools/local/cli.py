@@ -8,6 +8,7 @@
     loyalty-local member alice               the member and their ledger
     loyalty-local stream export /tmp/s.jsonl / stream replay /tmp/s.jsonl
     loyalty-local dlq [--redrive]            dead-lettered messages
+    loyalty-local import FILE --batch ID     members and balances from CSV/JSON Lines (--undo)
 
 Every command but `up` talks to a running stack over HTTP: --url or --port when given, else
 LOYALTY_LOCAL_URL, else the stack that `up` last started from this checkout (it writes its
@@ -878,6 +879,10 @@ def parser() -> argparse.ArgumentParser:
 
     status = client("status", "what the running stack wired from the template")
     status.set_defaults(handler=cmd_status)
+
+    from devtools.local.importer import add_parser as add_import
+
+    add_import(commands, client)
     return top
 
 

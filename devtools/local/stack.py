@@ -1130,6 +1130,7 @@ class LocalStack:
             "operatorUrl": self.operator_url,
             "table": self.table_name,
             "dynamodbEndpoint": self.dynamodb_endpoint or "aws",
+            "region": self.region,
             "template": str(self.template_path),
             "now": iso(self.now()),
             "clockPinned": self.clock.pinned,

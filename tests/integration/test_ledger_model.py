@@ -4,6 +4,8 @@ executable model, checked against the real handlers on DynamoDB Local.
 A Hypothesis state machine plays orders (categories, seasonal dates, late and very late
 deliveries, first orders carrying a referral code), refunds (partial, full, beyond the order,
 before their order), redemptions, reviews, shares, admin adjustments, erasure, redeliveries,
+bulk imports of opening points (old enough to expire on arrival, with lifetime points) and
+their undo,
 and the daily jobs (expiry with warnings, birthday, tenure catch-up, return-window release)
 at advancing dates, with a return window of 0 and of 14 days. A plain-Python model computes
 what each step must do; after every step every member is checked against it and against the
@@ -45,9 +47,11 @@ from loyalty import runtime
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.calendar import add_months
 from loyalty.domain.coupons import COUPON_WARNING_DAYS
+from loyalty.domain.imports import ImportRow, ParsedRow, tier_basis_of
 from loyalty.domain.ledger import make_entry_id, unspent_by_expiry
 from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import birthday_due
+from loyalty.services.imports import ImportService
 from tests.support.api import (
     USE_COUPON,
     VOID_COUPON,
@@ -174,6 +178,14 @@ class Member:
             if lot.points - consumed:
                 grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + lot.points - consumed
         return grouped
+
+
+@dataclass
+class ImportedRow:
+    member_id: str
+    lot: Lot | None
+    lifetime: int
+    undone: bool = False
 
 
 @dataclass
@@ -346,6 +358,40 @@ class LedgerModel:
             if member.balance < 0:
                 member.went_negative_by_reversal = True
 
+    def import_row(
+        self, member_id: str, points: int, at: datetime, lifetime: int, now: datetime, ref: str
+    ) -> ImportedRow | None:
+        """A row lands: a new member is enrolled now; the points are earned at `at` (expired
+        on arrival when older than the expiry); the tier basis grows by the lifetime points.
+        An erased member's row is refused."""
+        member = self.members.get(member_id)
+        if member is not None and member.erased:
+            return None
+        if member is None:
+            member = self.members[member_id] = Member(member_id, now, "import")
+            member.tenure_due = add_months(now, 2)
+        lot = self.earn(member, points, at, now, ref, "import")
+        member.tier_points += lifetime - points
+        return ImportedRow(member_id, lot, lifetime)
+
+    def undo_import(self, row: ImportedRow) -> tuple[int, int]:
+        """Its lot's points taken back as a refund takes them (open ones removed, spent ones
+        become debt, expired ones stay expired), its whole tier basis removed; an erased
+        member's row changes nothing. Returns (open points removed, debt)."""
+        member = self.members[row.member_id]
+        row.undone = True
+        if member.erased:
+            return 0, 0
+        before = member.balance
+        lot = row.lot
+        if lot is not None:
+            lot.points -= lot.points - lot.expired if lot.settled else lot.points
+        member.tier_points -= row.lifetime
+        if member.balance < 0:
+            member.went_negative_by_reversal = True
+        taken = before - member.balance
+        return min(taken, max(before, 0)), max(-member.balance, 0) - max(-before, 0)
+
     def spend(self, member: Member, points: int) -> bool:
         if member.erased or member.balance < points:
             return False
@@ -479,6 +525,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.delivered: list[dict[str, Any]] = []
         self.code = ""
         self.coupons: list[Coupon] = []
+        self.imports = ImportService(self.repository, lambda: self.rules, self.clock)
+        self.imported: dict[str, ImportedRow | None] = {}  # by batch id (one row each)
         STATS["runs"] += 1
 
     def teardown(self) -> None:
@@ -695,13 +743,14 @@ class LedgerMachine(RuleBasedStateMachine):
         coupon = self.coupons[index % len(self.coupons)]
         member = self.model.members[coupon.member_id]
         reply = coupon_request(VOID_COUPON, coupon.code, body={})
-        if coupon.status == "voided":
+        if member.erased:
+            # The closed account answers first, whatever the coupon's state.
+            assert reply.status == 404, reply.body
+        elif coupon.status == "voided":
             assert reply.status == 200, reply.body
             assert (reply.body["pointsReturned"], reply.body["pointsExpired"]) == coupon.voided
         elif coupon.status == "used" or self.clock.now >= coupon.expires_at:
             assert reply.status == 409, reply.body
-        elif member.erased:
-            assert reply.status == 404, reply.body
         else:
             assert reply.status == 200, reply.body
             coupon.status = "voided"
@@ -809,6 +858,59 @@ class LedgerMachine(RuleBasedStateMachine):
                     self.model.earn(member, points, now, now, f"badge\x1f{badge_id}", "badge")
                     STATS["badges granted"] += 1
         STATS["steps"] += 1
+
+    @rule(
+        member_id=st.sampled_from((*MEMBERS, "m-imported")),
+        points=st.sampled_from([0, 250, 1200]),
+        days_back=st.sampled_from([0, 30, 400]),
+        lifetime_extra=st.sampled_from([None, 0, 3000]),
+        twice=st.booleans(),
+    )
+    def import_a_row(
+        self, member_id: str, points: int, days_back: int, lifetime_extra: int | None, twice: bool
+    ) -> None:
+        """A bulk import's row (its own batch): opening points earned some days back (400:
+        expired on arrival), perhaps lifetime points for the tier; run twice, it lands once."""
+        self.tick()
+        number = next(self.sequence)
+        at = self.clock.now - timedelta(days=days_back, seconds=number % 59 + 1)
+        lifetime = points + lifetime_extra if lifetime_extra is not None else None
+        batch = f"b-{number}"
+        row = ImportRow.model_validate(
+            {"memberId": member_id, "points": points, "earnedAt": at, "lifetimePoints": lifetime}
+        )
+        report = self.imports.run(batch, [ParsedRow(1, 2, row, at)])
+        landed = self.model.import_row(
+            member_id, points, at, row.tier_basis(), self.clock.now, f"{batch}#1"
+        )
+        if landed is None:
+            assert [r.reason for r in report.invalid] == ["the member was erased at their request"]
+            return
+        assert (report.imported, report.invalid) == (1, []), report
+        self.imported[batch] = landed
+        STATS["rows imported"] += 1
+        if twice:
+            before = self.snapshot()
+            again = self.imports.run(batch, [ParsedRow(1, 2, row, at)])
+            assert (again.imported, again.already_landed) == (0, 1)
+            assert self.snapshot() == before
+
+    @precondition(lambda self: self.imported)
+    @rule(index=st.integers(0, 30))
+    def undo_an_import(self, index: int) -> None:
+        self.tick()
+        batch = sorted(self.imported)[index % len(self.imported)]
+        row = self.imported[batch]
+        assert row is not None
+        before = self.snapshot()
+        report = self.imports.undo(batch)
+        if row.undone:
+            assert (report.undone, report.already_undone) == (0, 1)
+            assert self.snapshot() == before
+            return
+        removed, debt = self.model.undo_import(row)
+        assert (report.undone, report.points_removed, report.debt) == (1, removed, debt)
+        STATS["imports undone"] += 1
 
     @rule(member_id=st.sampled_from(MEMBERS))
     def erase(self, member_id: str) -> None:
@@ -936,13 +1038,13 @@ def check_invariants(
     )
     reversed_points = -sum(e.points for e in entries if e.type == "reverse")
     assert reversed_points == sum(lot.original_points - lot.points for lot in lots), context
-    # Tier basis = earned − reversed.
+    # Tier basis = earned − reversed (+ the lifetime points imports added, − undone).
     earned = sum(
         e.points
         for e in entries
         if e.points > 0 and e.type in ("earn", "adjust") and e.reason != "erasure-forfeit"
     )
-    assert member.tier_points == earned - reversed_points, context
+    assert member.tier_points == earned - reversed_points + tier_basis_of(entries), context
     # Open points == max(balance, 0): in debt, nothing is open or expiring.
     live = [lot for lot in lots if not lot.settled and not lot.pending]
     open_points = unspent_by_expiry(

@@ -33,6 +33,8 @@
 | badge definition      | BADGES                 | BADGE#<badgeId>                      |
 | badge earned (marker) | MEMBER#<memberId>      | BADGE#<badgeId>                      |
 | badge progress        | MEMBER#<memberId>      | BADGEPROGRESS#<badgeId>#<period>     |
+| import row (landed,   | IMPORT#<batchId>       | ROW#<row number, 9 digits>           |
+|  then undone)         |                        |                                      |
 
 GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
 open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
@@ -344,3 +346,17 @@ def badge_marker_sk(badge_id: str) -> str:
 def badge_progress_sk(badge_id: str, period: str) -> str:
     # period: "all", or the calendar month "YYYY-MM" of a per-month counter.
     return f"BADGEPROGRESS#{badge_id}#{period}"
+
+
+# ---- bulk import (docs/import.md) ---------------------------------------------------------
+IMPORT_ROW_PREFIX = "ROW#"
+
+
+def import_pk(batch_id: str) -> str:
+    # One partition per batch: a resumed or undone import reads its landed rows in one Query.
+    return f"IMPORT#{batch_id}"
+
+
+def import_row_sk(row: int) -> str:
+    # Zero-padded: the rows sort in file order.
+    return f"{IMPORT_ROW_PREFIX}{row:09d}"

@@ -916,7 +916,11 @@ def release_action(table_name: str, lot: PointsLot, recorded_at: str) -> dict[st
     }
 
 
-def member_actions(table_name: str, change: MemberChange, recorded_at: str) -> list[dict[str, Any]]:
+def member_actions(
+    table_name: str, change: MemberChange, recorded_at: str, profile_fields: Item | None = None
+) -> list[dict[str, Any]]:
+    """The profile's side of a change; `profile_fields` go on a new member's profile (an
+    import enrolls with the row's personal fields)."""
     if change.new_member is not None:
         first_order = (
             {
@@ -928,6 +932,7 @@ def member_actions(table_name: str, change: MemberChange, recorded_at: str) -> l
         )
         profile = (
             new_profile_item(change.new_member, recorded_at)
+            | (profile_fields or {})
             | first_order
             | {
                 "balance": change.balance,

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from loyalty.domain.badges import Badge, BadgeStanding
 from loyalty.domain.coupons import Coupon, CouponExpiryPlan, CouponUse, CouponVoidPlan
 from loyalty.domain.expiry import ExpiryPlan
+from loyalty.domain.imports import ImportRowPlan, LandedRow, UndoPlan
 from loyalty.domain.ledger import (
     EarnPlan,
     LedgerEntry,
@@ -239,3 +240,21 @@ class BadgeStore(Protocol):
     ) -> int:
         """Adds `values` to the counted set (idempotent); the set's size."""
         ...
+
+
+class ImportStore(Protocol):
+    def get_member(self, member_id: str) -> MemberState | None: ...
+
+    def landed_rows(self, batch_id: str) -> dict[int, LandedRow]: ...
+
+    def get_members(self, member_ids: Iterable[str]) -> dict[str, MemberState]: ...
+
+    def email_owners(self, normalized_emails: Iterable[str]) -> dict[str, str]: ...
+
+    def get_lot(self, member_id: str, lot_id: str, expires_at: datetime) -> PointsLot | None: ...
+
+    def commit_import_row(self, plan: ImportRowPlan, now: datetime) -> None:
+        """Raises DuplicateEvent (the row has landed), EmailTaken, ConcurrentUpdate."""
+
+    def commit_import_undo(self, plan: UndoPlan, now: datetime) -> None:
+        """Raises DuplicateEvent (the row was undone), ConcurrentUpdate."""
