@@ -67,7 +67,7 @@ from tests.support.events import FakeLambdaContext, completed, refunded, sqs_eve
 from tests.support.http import ADMIN, call, http_event
 from tests.support.schedules import CapturedQueue, run_daily
 from tests.support.streams import StreamReader, delivered_to
-from tests.support.table import list_entries
+from tests.support.table import list_entries, list_lots
 from tests.support.timetravel import FAKE_NOW_ENV
 
 pytestmark = pytest.mark.calendar
@@ -1006,10 +1006,15 @@ def check_invariants(
     repository: DynamoLedgerRepository, member_id: str, expected: Member, rules: ProgramRules
 ) -> None:
     """The ledger invariants (docs/design.md) for one member, and the model's figures."""
-    member, lots = repository.get_member_with_lots(member_id)
+    member, live_range = repository.get_member_with_lots(member_id)
     assert member is not None
+    lots = list_lots(repository, member_id)  # live and settled
     entries = list_entries(repository, member_id)
     context = f"member {member_id}"
+    # Reads do not grow with history: the member view's range holds exactly the live lots.
+    assert sorted(lot.lot_id for lot in live_range) == sorted(
+        lot.lot_id for lot in lots if not lot.settled
+    ), context
     # The history is the balance (pending included).
     assert sum(e.points for e in entries) == member.balance + member.pending_points, context
     assert member.balance == member.lot_total - member.debited, context
