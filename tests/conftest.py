@@ -48,6 +48,10 @@ TEST_ENV = {
     "POWERTOOLS_SERVICE_NAME": "loyalty",
     "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    # The tests run every shard of a job in process, again and again (the ledger model runs
+    # the daily jobs at every step): 8 shards keep them quick. Production's default is 128
+    # (tests/unit/test_job_shards.py checks it, and that a run fans out to the figure set).
+    "DUE_INDEX_SHARDS": "8",
 }
 # Never let a developer's real AWS identity leak into tests.
 UNSET_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")

@@ -135,9 +135,9 @@ def test_the_job_samples_are_true_to_the_handlers(ledger, queue):
 
     play_orders(order("o-1", "c-1", "10.00", at="2026-01-10T10:00:00Z"))
     result = jobs.expiry_schedule(load_event("scheduled-daily-job.json"), FakeLambdaContext())
-    # One work message per shard of the due index (DueIndexShards' default).
-    assert result == {"job": "expiry", "now": "2027-01-10T00:15:00Z", "queued": 128}
-    assert len(queue.pending) == 128
+    # One work message per shard of the due index (DUE_INDEX_SHARDS: 8 in the tests).
+    assert result == {"job": "expiry", "now": "2027-01-10T00:15:00Z", "queued": 8}
+    assert len(queue.pending) == 8
     assert {message["now"] for message in queue.pending} == {"2027-01-10T00:15:00Z"}
     queue.pending.clear()
     response = jobs.worker_handler(load_event("sqs-job-work-item.json"), FakeLambdaContext())
