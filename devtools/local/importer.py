@@ -132,7 +132,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
 
 
+# The domain layer, as the stack puts it on the path: the installed `loyalty-local` command
+# runs with the repository on its path, not the layer.
+LAYER_DIR = Path(__file__).resolve().parents[2] / "layers" / "loyalty"
+
+
 def _run(args: argparse.Namespace) -> int:
+    if str(LAYER_DIR) not in sys.path:
+        sys.path.insert(0, str(LAYER_DIR))
     from devtools.local.progress import Progress
     from loyalty.dal.repository import DynamoLedgerRepository
     from loyalty.domain.imports import FileError, read_rows

@@ -52,3 +52,28 @@ def test_a_file_it_cannot_read_is_one_sentence(
     code = main(["import", str(missing), "--batch", "bad id!", "--url", seeded.base_url])
     assert code == 2
     assert "--batch is 1-64 letters" in capsys.readouterr().err
+
+
+def test_the_installed_command_finds_the_domain_layer_itself(
+    seeded: LocalStack, tmp_path: Path
+) -> None:
+    """Regression: `loyalty-local import` as installed (the repository on the path, not the
+    layer) failed with "No module named 'loyalty'" once it reached the service."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "devtools.local.cli", "import", str(SAMPLES / "members.csv")]
+    command += ["--batch", "installed-1", "--dry-run", "--url", seeded.base_url]
+    result = subprocess.run(
+        command,
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No module named" not in result.stderr
