@@ -4,6 +4,7 @@ devtools/local/streams.py (the local stack delivers the stream the same way)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -25,8 +26,11 @@ def stream_event(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Records": records}
 
 
+@functools.cache
 def template_filters(function: str) -> list[dict[str, Any]]:
-    """A stream consumer's FilterCriteria patterns, from template.yaml."""
+    """A stream consumer's FilterCriteria patterns, from template.yaml (read once a session:
+    the model tests deliver the stream at every step, and the template takes a while to
+    parse)."""
     properties = load_template()["Resources"][function]["Properties"]
     (trigger,) = (e for e in properties["Events"].values() if e["Type"] == "DynamoDB")
     return load_patterns(trigger["Properties"].get("FilterCriteria"))
