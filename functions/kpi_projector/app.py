@@ -3,10 +3,8 @@ member profile changes) to the program KPIs. Each entry is counted once however 
 stream delivers it; a profile change brings that member's contribution (membership, tier,
 unspent points by expiry month) up to date.
 
-The batch is projected in steps of consecutive records. When a step fails, the records from
-its first one on are reported in `batchItemFailures` (Lambda retries from there; what was
-projected is not counted again); when the first step fails the batch raises, so Lambda
-bisects it and a record that can never be projected ends in the stream-failures queue."""
+The batch is projected in steps of consecutive records (`loyalty.stream_steps`: a failing
+step is retried from its first record; what was projected is not counted again)."""
 
 from __future__ import annotations
 
@@ -20,10 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import loyalty.services.kpis  # noqa: F401
 from loyalty.observability import observed
 from loyalty.runtime import kpi_projector
+from loyalty.stream_steps import process_in_steps
 
 logger = Logger()
-
-RECORDS_PER_STEP = 50
 
 
 def _project(records: list[dict[str, Any]]) -> None:
@@ -40,14 +37,4 @@ def _project(records: list[dict[str, Any]]) -> None:
 @observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records") or []
-    for start in range(0, len(records), RECORDS_PER_STEP):
-        step = records[start : start + RECORDS_PER_STEP]
-        try:
-            _project(step)
-        except Exception:
-            first = (step[0].get("dynamodb") or {}).get("SequenceNumber")
-            logger.exception("KPI projection failed", sequence_number=first)
-            if start == 0:
-                raise
-            return {"batchItemFailures": [{"itemIdentifier": first}]}
-    return {"batchItemFailures": []}
+    return process_in_steps(records, _project, logger=logger, failure="KPI projection failed")

@@ -4,10 +4,8 @@ per period (docs/leaderboard.md). Each entry is counted once however often the s
 delivers it; a changed choice (opt-in, display name) or an erasure re-lists the member's
 scores. The refresher (leaderboard_refresher) builds the boards from them every minute.
 
-The batch is projected in steps of consecutive records. When a step fails, the records from
-its first one on are reported in `batchItemFailures` (Lambda retries from there; what was
-projected is not counted again); when the first step fails the batch raises, so Lambda
-bisects it and a record that can never be projected ends in the stream-failures queue."""
+The batch is projected in steps of consecutive records (`loyalty.stream_steps`: a failing
+step is retried from its first record; what was projected is not counted again)."""
 
 from __future__ import annotations
 
@@ -21,10 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import loyalty.services.leaderboard  # noqa: F401
 from loyalty.observability import observed
 from loyalty.runtime import leaderboard_projector
+from loyalty.stream_steps import process_in_steps
 
 logger = Logger()
-
-RECORDS_PER_STEP = 50
 
 
 def _project(records: list[dict[str, Any]]) -> None:
@@ -41,14 +38,6 @@ def _project(records: list[dict[str, Any]]) -> None:
 @observed(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records") or []
-    for start in range(0, len(records), RECORDS_PER_STEP):
-        step = records[start : start + RECORDS_PER_STEP]
-        try:
-            _project(step)
-        except Exception:
-            first = (step[0].get("dynamodb") or {}).get("SequenceNumber")
-            logger.exception("leaderboard projection failed", sequence_number=first)
-            if start == 0:
-                raise
-            return {"batchItemFailures": [{"itemIdentifier": first}]}
-    return {"batchItemFailures": []}
+    return process_in_steps(
+        records, _project, logger=logger, failure="leaderboard projection failed"
+    )

@@ -14,6 +14,7 @@ import pytest
 
 from functions.admin_api import app as admin_app
 from functions.kpi_projector import app as projector
+from loyalty import stream_steps
 from tests.support.api import enroll, order, play_orders, redeem, review, table_items
 from tests.support.events import FakeLambdaContext, refunded
 from tests.support.http import ADMIN, SERVICE, call, http_event, member_token
@@ -273,7 +274,7 @@ def test_a_failing_step_is_retried_from_its_first_record_and_counts_once(
     admitted = delivered_to(FUNCTION, stream.read())["Records"]
     entries = [r for r in admitted if r["dynamodb"]["NewImage"]["itemType"]["S"] == "entry"]
     assert len(entries) == 4  # each order: purchase and first-purchase bonus
-    monkeypatch.setattr(projector, "RECORDS_PER_STEP", 2)
+    monkeypatch.setattr(stream_steps, "RECORDS_PER_STEP", 2)
     broken = copy.deepcopy(entries[2])
     del broken["dynamodb"]["NewImage"]["points"]
 
