@@ -278,9 +278,9 @@ class LedgerStore(TableAccess):
         self, member_id: str
     ) -> tuple[MemberState | None, list[PointsLot]]:
         """The profile and its settled lots (a coupon void's counterfactual needs the lots
-        that have lent points and expired since): the member view's Query and one of the
-        settled range. Rare (voids, coupons expiring with their points back)."""
-        member, _ = self.get_member_with_lots(member_id)
+        that have lent points and expired since): a GetItem and a Query of the settled
+        range. Rare (voids, coupons expiring with their points back)."""
+        member = self.get_member(member_id)
         settled = [
             lot_from_item(item)
             for item in self._query_prefix(keys.member_pk(member_id), keys.SETTLED_LOT_PREFIX)
