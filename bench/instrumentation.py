@@ -2,8 +2,11 @@
 
 DynamoDB Local reports a flat 2 capacity units per TransactWriteItems whatever it writes, so
 writes are also priced from the requests themselves: an item costs 1 WCU per started KB,
-twice that inside a transaction, plus 1 WCU per KB for each GSI the item appears in. That is
-what DynamoDB bills for the same requests (on-demand: write request units)."""
+twice that inside a transaction, plus 1 WCU per KB for each GSI the item appears in (a put
+that carries the index's key; an update that sets or removes it: GSI2 projects keys only, so
+an update that leaves its key alone writes nothing to it; GSI1 projects every attribute, and
+its items are only updated by the jobs). That is what DynamoDB bills for the same requests
+(on-demand: write request units)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ import math
 from collections import Counter
 from typing import Any
 
-_GSI_KEYS = ("GSI1PK",)
+_GSI_KEYS = ("GSI1PK", "GSI2PK")
+# An update's expression naming an index's sort key moves (or removes) its entry.
+_GSI_SORT_KEYS = ("GSI1SK", "GSI2SK")
 
 
 def _item_kb(item: dict[str, Any]) -> int:
@@ -59,6 +64,8 @@ class DynamoDBMeter:
         item = body.get("Item") or body.get("Key", {})
         units = _item_kb(item) * (2 if transactional else 1)
         units += sum(_item_kb(item) for key in _GSI_KEYS if key in item)
+        expression = body.get("UpdateExpression", "")
+        units += sum(1 for key in _GSI_SORT_KEYS if key in expression)
         self.priced_write_units[operation] += units
 
     def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:

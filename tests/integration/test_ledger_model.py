@@ -44,6 +44,7 @@ from functions.badge_evaluator import app as badge_evaluator
 from functions.purchase_award import app as purchase_award
 from functions.referral_completion import app as referral_completion
 from loyalty import runtime
+from loyalty.dal import keys
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.calendar import add_months
 from loyalty.domain.coupons import COUPON_WARNING_DAYS
@@ -1015,6 +1016,18 @@ def check_invariants(
     assert sorted(lot.lot_id for lot in live_range) == sorted(
         lot.lot_id for lot in lots if not lot.settled
     ), context
+    # The expiry job finds every member with a live lot: the profile is listed on the
+    # expiry index no later than the earliest next action of its live lots.
+    if live_range:
+        due = min(lot.next_action_at for lot in live_range)
+        assert member.expiry_due_at is not None and member.expiry_due_at <= due, context
+        profile = repository.client.get_item(
+            TableName=repository.table_name,
+            Key={"PK": {"S": keys.member_pk(member_id)}, "SK": {"S": keys.PROFILE_SK}},
+            ConsistentRead=True,
+        )["Item"]
+        listed = keys.member_expiry_gsi_sk(member.expiry_due_at, member_id)
+        assert profile["GSI2SK"]["S"] == listed, context
     # The history is the balance (pending included).
     assert sum(e.points for e in entries) == member.balance + member.pending_points, context
     assert member.balance == member.lot_total - member.debited, context

@@ -112,6 +112,8 @@ def member_after(state: MemberState, plan: ExpiryPlan) -> MemberState:
         debited=state.debited + plan.expired_points,
         settled_earned=state.settled_earned + plan.settled_points,
         balance=state.balance + plan.released_points - plan.expired_points,
+        version=state.version + 1,
+        expiry_due_at=plan.next_due_at,
     )
 
 
@@ -130,6 +132,11 @@ def run_until_done(
         state, lots = member_after(state, plan), applied(state, lots, plan)
         if plan.complete:
             assert plan_expiry(state, lots, NOW).empty, "complete, yet something was left"
+            # Listed again under the next action of what is left (the index lists members):
+            # after now, and the earliest of the live lots'; off the index with none left.
+            live = [each.next_action_at for each in lots if not each.settled]
+            assert state.expiry_due_at == min(live, default=None)
+            assert state.expiry_due_at is None or state.expiry_due_at > NOW
             return state, lots, plans
     raise AssertionError("the steps never finished")
 

@@ -95,7 +95,7 @@ def test_a_run_fans_out_to_every_shard_of_the_due_index_as_configured(
     # Members land in every shard, and only in those the run reads.
     shards = {keys.shard_of(f"m-{n}", keys.due_index_shards()) for n in range(20_000)}
     assert shards == set(range(300))
-    assert keys.lot_due_gsi_pk("m-1") == f"EXPIRY#{keys.shard_of('m-1', 300)}"
+    assert keys.member_expiry_gsi_pk("m-1") == f"EXPIRY#{keys.shard_of('m-1', 300)}"
 
 
 @pytest.mark.parametrize("value", ["0", "1001", "-3", "many", "2.5"])

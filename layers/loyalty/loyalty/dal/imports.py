@@ -140,7 +140,9 @@ class ImportStore(TableAccess):
                         self.table_name, plan.member_id, enrollment.birthday_schedule, recorded_at
                     )
                 )
-        actions += member_actions(self.table_name, plan.change, recorded_at, profile_fields)
+        actions += member_actions(
+            self.table_name, plan.change, recorded_at, profile_fields, lots=plan.lots
+        )
         actions += [put_action(self.table_name, entry_item(e, recorded_at)) for e in plan.entries]
         actions += [put_action(self.table_name, lot_item(lot, recorded_at)) for lot in plan.lots]
         self._transact(actions, failures)

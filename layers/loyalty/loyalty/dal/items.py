@@ -220,7 +220,17 @@ def member_from_item(item: Item) -> MemberState:
         erased_at=parse_instant(item["erasedAt"]) if item.get("erasedAt") else None,
         leaderboard_opt_in=bool(item.get("leaderboardOptIn", False)),
         leaderboard_name=item.get("leaderboardName"),
+        expiry_due_at=parse_instant(item["expiryDueAt"]) if item.get("expiryDueAt") else None,
     )
+
+
+def expiry_due_fields(member_id: str, due_at: datetime) -> Item:
+    """The profile's listing on the expiry job's index (keys.EXPIRY_INDEX)."""
+    return {
+        "expiryDueAt": format_instant(due_at),
+        "GSI2PK": keys.member_expiry_gsi_pk(member_id),
+        "GSI2SK": keys.member_expiry_gsi_sk(due_at, member_id),
+    }
 
 
 def entry_item(entry: LedgerEntry, recorded_at: str) -> Item:
@@ -268,22 +278,19 @@ def lot_item(lot: PointsLot, recorded_at: str) -> Item:
         "reference": lot.reference,
         "warnAt": format_instant(lot.warn_at) if lot.warn_at else None,
         "availableAt": format_instant(lot.available_at) if lot.available_at else None,
-        "GSI1PK": keys.lot_due_gsi_pk(lot.member_id),
-        "GSI1SK": keys.lot_due_gsi_sk(lot.next_action_at, lot.member_id, lot.lot_id),
         "recordedAt": recorded_at,
     }
 
 
 def settled_lot_item(lot: PointsLot, expired_points: int, recorded_at: str) -> Item:
-    """A lot as it is kept once settled: under its settled key, off the due index, with the
-    part of it that expired (a later refund reverses only the rest)."""
+    """A lot as it is kept once settled: under its settled key, with the part of it that
+    expired (a later refund reverses only the rest)."""
     item = {
         **lot_item(lot, recorded_at),
         "SK": keys.lot_sk(lot.expires_at, lot.lot_id, settled=True),
         "settledAt": recorded_at,
         "expiredPoints": expired_points,
     }
-    del item["GSI1PK"], item["GSI1SK"]
     if lot.warned:
         item["warnedAt"] = recorded_at  # that it was warned; the warning item has the time
     return item

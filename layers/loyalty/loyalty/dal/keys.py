@@ -2,7 +2,7 @@
 
 | item                  | PK                     | SK                                   |
 |-----------------------|------------------------|--------------------------------------|
-| member profile        | MEMBER#<memberId>      | PROFILE                              |
+| member profile        | MEMBER#<memberId>      | PROFILE (on GSI2 while it has lots)  |
 | ledger entry          | MEMBER#<memberId>      | ENTRY#<time-sortable entry id>       |
 | points lot (live)     | MEMBER#<memberId>      | LOT#<expiresAt>#<lot id>             |
 | points lot (settled)  | MEMBER#<memberId>      | HISTORY#LOT#<expiresAt>#<lot id>     |
@@ -36,20 +36,31 @@
 | import row (landed,   | IMPORT#<batchId>       | ROW#<row number, 9 digits>           |
 |  then undone)         |                        |                                      |
 
-GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. An
-open lot is listed under `EXPIRY#<shard>` sorted by when the expiry job must next look at it
-(its warning, then its expiry); settled lots leave the index (and the member view's range:
-they move to `HISTORY#LOT#…`). A member's schedule items are
-listed under `BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when they are next due. An issued
-coupon (its `COUPON#<code>` item, not the copy on the redemption) is listed under
-`COUPONS#<shard>` (the member's shard) sorted by when the coupons job must next look at it (its
-warning, then its expiry); a used, voided or expired coupon leaves the index. Every job
-queries `GSI1SK < now` per shard: it reads only what is due and catches up missed runs. Order
-records are listed under `ORDERS#<yyyy-mm-dd>` (the UTC day they occurred), sorted by
-`<occurredAt>#<orderId>`, for the program preview. A leaderboard score of a member who opted in
-(with points above zero) is listed under `LEADERBOARD#<all|yyyy-mm>#<shard>` (the member's
-shard: the writes of a busy day spread over the shards), sorted by `<points, zero-padded>#<id>`:
-the refresher reads the top of each shard.
+GSI1 is sparse: only items due for a daily job, and order records, carry GSI1PK/GSI1SK. A
+member's schedule items are listed under `BIRTHDAY#<shard>` / `TENURE#<shard>` sorted by when
+they are next due. An issued coupon (its `COUPON#<code>` item, not the copy on the redemption)
+is listed under `COUPONS#<shard>` (the member's shard) sorted by when the coupons job must
+next look at it (its warning, then its expiry); a used, voided or expired coupon leaves the
+index. Every job queries `GSI1SK < now` per shard: it reads only what is due and catches up
+missed runs. Order records are listed under `ORDERS#<yyyy-mm-dd>` (the UTC day they
+occurred), sorted by `<occurredAt>#<orderId>`, for the program preview. A leaderboard score of
+a member who opted in (with points above zero) is listed under
+`LEADERBOARD#<all|yyyy-mm>#<shard>` (the member's shard: the writes of a busy day spread over
+the shards), sorted by `<points, zero-padded>#<id>`: the refresher reads the top of each
+shard.
+
+GSI2 (keys only) lists members, not lots, for the expiry job: a profile with live lots
+carries GSI2PK `EXPIRY#<shard>` and GSI2SK `<expiryDueAt>#<memberId>`, the earliest time one
+of its lots must be looked at (released from the return window, warned about, expired). A
+write that adds a lot moves it earlier only when the new lot is due sooner, which an order
+placed today never is: an order writes no index entry, and since the projection is keys
+only, the profile's other updates write none either. The expiry job sets it to the next due
+time of what it leaves (or removes it with the last lot). It is never later than a live lot's
+next action; it can be earlier (a refund emptied the lot), and then the job finds nothing to
+do and moves it on.
+
+There are no deployed tables to migrate: items written by earlier versions (lots listed on
+GSI1) are not read by this one.
 """
 
 from __future__ import annotations
@@ -86,6 +97,11 @@ def due_index_shards() -> int:
 
 def member_pk(member_id: str) -> str:
     return f"MEMBER#{member_id}"
+
+
+def member_id_of(pk: str) -> str:
+    """The member of a `MEMBER#<memberId>` partition key."""
+    return pk.removeprefix("MEMBER#")
 
 
 def entry_sk(entry_id: str) -> str:
@@ -193,8 +209,17 @@ def shard_of(member_id: str, shards: int) -> int:
     return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
 
 
-def lot_due_gsi_pk(member_id: str) -> str:
+# The expiry job's index (keys only): members by when their lots are next due.
+EXPIRY_INDEX = "GSI2"
+
+
+def member_expiry_gsi_pk(member_id: str) -> str:
     return due_pk("expiry", shard_of(member_id, due_index_shards()))
+
+
+def member_expiry_gsi_sk(due_at: datetime, member_id: str) -> str:
+    # The due time first: the job queries `GSI2SK < now` and so catches up missed runs.
+    return f"{format_instant(due_at)}#{member_id}"
 
 
 def due_pk(job: str, shard: int) -> str:
@@ -224,12 +249,6 @@ def schedule_gsi_pk(job: str, member_id: str) -> str:
 
 def schedule_gsi_sk(due_at: datetime, member_id: str) -> str:
     return f"{format_instant(due_at)}#{member_id}"
-
-
-def lot_due_gsi_sk(next_action_at: datetime, member_id: str, lot_id: str) -> str:
-    # Sorted by when the expiry job must next look at the lot (warn, then expire): the job
-    # queries `GSI1SK <= now` and so catches up whatever a missed run left behind.
-    return f"{format_instant(next_action_at)}#{member_id}#{lot_id}"
 
 
 def order_day_gsi_pk(occurred_at: datetime) -> str:

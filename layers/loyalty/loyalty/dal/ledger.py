@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ from loyalty.dal.items import (
     Item,
     entry_from_item,
     entry_item,
+    expiry_due_fields,
     from_ddb,
     issued_coupon_attributes,
     item_key,
@@ -63,6 +63,7 @@ from loyalty.domain.ledger import (
     PreviousFirstOrder,
     RefundPlan,
     SpendPlan,
+    member_expiry_due,
 )
 from loyalty.domain.members import EnrollmentPlan
 from loyalty.domain.referrals import ReferralPlan
@@ -143,7 +144,7 @@ class LedgerStore(TableAccess):
         recorded_at = format_instant(now)
         actions = [
             put_action(self.table_name, order_item(plan.order, recorded_at), must_be_new=True),
-            *member_actions(self.table_name, plan.member, recorded_at),
+            *member_actions(self.table_name, plan.member, recorded_at, lots=plan.lots),
             *[
                 put_action(self.table_name, entry_item(entry, recorded_at))
                 for entry in plan.entries
@@ -460,7 +461,7 @@ class LedgerStore(TableAccess):
         }
         actions = [
             put_action(self.table_name, marker, must_be_new=True),
-            *member_actions(self.table_name, plan.member, recorded_at),
+            *member_actions(self.table_name, plan.member, recorded_at, lots=plan.lots),
             *[
                 put_action(self.table_name, entry_item(entry, recorded_at))
                 for entry in plan.entries
@@ -478,23 +479,32 @@ class LedgerStore(TableAccess):
     def due_members(
         self, job: str, shard: int, now: datetime, limit: int, after: dict[str, Any] | None
     ) -> tuple[list[str], dict[str, Any] | None]:
-        """Members due for a daily job (for expiry: a lot to warn about or expire) in one
-        shard of the sparse index; the key to continue after, if the page was full."""
+        """Members due for a daily job (for expiry: a lot to release, warn about or expire) in
+        one shard of its sparse index; the key to continue after, if the page was full. The
+        expiry index lists profiles and holds their keys only: the member is the item's PK."""
+        expiry = job == "expiry"
+        index, prefix = (keys.EXPIRY_INDEX, "GSI2") if expiry else ("GSI1", "GSI1")
         arguments: dict[str, Any] = {
             "TableName": self.table_name,
-            "IndexName": "GSI1",
-            "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK < :upper",
+            "IndexName": index,
+            "KeyConditionExpression": f"{prefix}PK = :pk AND {prefix}SK < :upper",
             "ExpressionAttributeValues": to_ddb(
                 {":pk": keys.due_pk(job, shard), ":upper": keys.due_upper_bound(now)}
             ),
-            "ProjectionExpression": "memberId",
+            # GSI1's items (schedules, coupons) carry their member; GSI2's are profiles.
+            "ProjectionExpression": "PK" if expiry else "memberId",
             "Limit": limit,
             "ReturnConsumedCapacity": "TOTAL",
         }
         if after:
             arguments["ExclusiveStartKey"] = after
         response = self.client.query(**arguments)
-        members = list(dict.fromkeys(from_ddb(item)["memberId"] for item in response["Items"]))
+        found = (from_ddb(item) for item in response["Items"])
+        members = list(
+            dict.fromkeys(
+                keys.member_id_of(item["PK"]) if expiry else item["memberId"] for item in found
+            )
+        )
         return members, response.get("LastEvaluatedKey")
 
     def get_schedule(self, member_id: str, job: ScheduledJob) -> Schedule | None:
@@ -536,18 +546,27 @@ class LedgerStore(TableAccess):
 
     def commit_expiry(self, plan: ExpiryPlan, now: datetime) -> None:
         """One transaction per step, exactly `plan.actions` actions: the profile (guarded:
-        nothing spent or earned since it was read), the expiry entry, released lots, settled
-        lots leaving the index with their expired part, warned lots moving on to their
-        expiry, and a warning item per warned lot (published by the stream)."""
+        nothing spent or earned since it was read; listed under its next due time, or off the
+        index with its last lot), the expiry entry, released lots, settled lots moving out of
+        the live range with their expired part, warned lots, and a warning item per warned
+        lot (published by the stream)."""
         recorded_at = format_instant(now)
         member = plan.member
+        set_due, remove_due = "", ""
+        due_values: Item = {}
+        if plan.next_due_at is None:
+            remove_due = " REMOVE expiryDueAt, GSI2PK, GSI2SK"
+        elif plan.next_due_at != member.expiry_due_at:
+            set_due, due_values = expiry_due_update(member.member_id, plan.next_due_at)
         profile = {
             "Update": {
                 "TableName": self.table_name,
                 "Key": item_key(keys.member_pk(member.member_id), keys.PROFILE_SK),
+                # The version moves too: a write adding a lot meanwhile reads the due time again.
                 "UpdateExpression": (
-                    "SET updatedAt = :now ADD balance :balance, debited :expired, "
-                    "settledEarned :settled, lotTotal :released, pendingPoints :unheld"
+                    f"SET updatedAt = :now{set_due} ADD version :one, balance :balance, "
+                    f"debited :expired, settledEarned :settled, lotTotal :released, "
+                    f"pendingPoints :unheld{remove_due}"
                 ),
                 "ConditionExpression": (
                     "version = :version AND debited = :debited AND settledEarned = :settledBefore"
@@ -555,6 +574,7 @@ class LedgerStore(TableAccess):
                 "ExpressionAttributeValues": to_ddb(
                     {
                         ":now": recorded_at,
+                        ":one": 1,
                         ":balance": plan.released_points - plan.expired_points,
                         ":expired": plan.expired_points,
                         ":settled": plan.settled_points,
@@ -564,6 +584,7 @@ class LedgerStore(TableAccess):
                         ":debited": member.debited,
                         ":settledBefore": member.settled_earned,
                     }
+                    | due_values
                 ),
             }
         }
@@ -608,16 +629,9 @@ class LedgerStore(TableAccess):
                             keys.member_pk(member.member_id),
                             keys.lot_sk(lot.expires_at, lot.lot_id),
                         ),
-                        "UpdateExpression": "SET warnedAt = :now, GSI1SK = :next",
+                        "UpdateExpression": "SET warnedAt = :now",
                         "ConditionExpression": "attribute_not_exists(warnedAt)",
-                        "ExpressionAttributeValues": to_ddb(
-                            {
-                                ":now": recorded_at,
-                                ":next": keys.lot_due_gsi_sk(
-                                    lot.expires_at, member.member_id, lot.lot_id
-                                ),
-                            }
-                        ),
+                        "ExpressionAttributeValues": to_ddb({":now": recorded_at}),
                     }
                 }
             )
@@ -683,8 +697,8 @@ class LedgerStore(TableAccess):
         actions = [
             referral,
             put_action(self.table_name, referred, must_be_new=True),
-            *member_actions(self.table_name, plan.referrer, recorded_at),
-            *member_actions(self.table_name, plan.referee, recorded_at),
+            *member_actions(self.table_name, plan.referrer, recorded_at, lots=plan.lots),
+            *member_actions(self.table_name, plan.referee, recorded_at, lots=plan.lots),
             *[
                 put_action(self.table_name, entry_item(entry, recorded_at))
                 for entry in plan.entries
@@ -897,30 +911,42 @@ def lot_reduction(
 
 
 def release_action(table_name: str, lot: PointsLot, recorded_at: str) -> dict[str, Any]:
-    """A lot leaves the return-window hold: listed again under its next due date (its
-    warning or expiry), once (only while it is still held)."""
-    unheld = replace(lot, available_at=None)
+    """A lot leaves the return-window hold, once (only while it is still held)."""
     return {
         "Update": {
             "TableName": table_name,
             "Key": item_key(keys.member_pk(lot.member_id), keys.lot_sk(lot.expires_at, lot.lot_id)),
-            "UpdateExpression": "SET releasedAt = :now, GSI1SK = :next REMOVE availableAt",
+            "UpdateExpression": "SET releasedAt = :now REMOVE availableAt",
             "ConditionExpression": "attribute_exists(availableAt)",
-            "ExpressionAttributeValues": to_ddb(
-                {
-                    ":now": recorded_at,
-                    ":next": keys.lot_due_gsi_sk(unheld.next_action_at, lot.member_id, lot.lot_id),
-                }
-            ),
+            "ExpressionAttributeValues": to_ddb({":now": recorded_at}),
         }
     }
 
 
+def expiry_due_update(member_id: str, due_at: datetime) -> tuple[str, Item]:
+    """The `SET` clauses (with a leading comma) and values that list a profile on the
+    expiry index under `due_at`."""
+    fields = expiry_due_fields(member_id, due_at)
+    return ", " + ", ".join(f"{name} = :{name}" for name in fields), {
+        f":{name}": value for name, value in fields.items()
+    }
+
+
 def member_actions(
-    table_name: str, change: MemberChange, recorded_at: str, profile_fields: Item | None = None
+    table_name: str,
+    change: MemberChange,
+    recorded_at: str,
+    profile_fields: Item | None = None,
+    *,
+    lots: Sequence[PointsLot] = (),
 ) -> list[dict[str, Any]]:
     """The profile's side of a change; `profile_fields` go on a new member's profile (an
-    import enrolls with the row's personal fields)."""
+    import enrolls with the row's personal fields). `lots` are the lots the change adds (of
+    any member: this one's are picked): they move the member's expiry due time earlier
+    when one of them is due sooner; otherwise the profile's index entry is left alone. The
+    profile's version guard keeps the due time read in `change` current."""
+    due_at = member_expiry_due(change.expiry_due_before, lots, change.member_id)
+    due = expiry_due_fields(change.member_id, due_at) if due_at else {}
     if change.new_member is not None:
         first_order = (
             {
@@ -943,6 +969,7 @@ def member_actions(
                 "orderCount": change.order_count,
                 "pendingPoints": change.pending_points,
             }
+            | due
         )
         actions = [
             put_action(table_name, profile, must_be_new=True),
@@ -973,6 +1000,10 @@ def member_actions(
             ":firstOrderId": change.first_order[0],
             ":firstOrderAt": format_instant(change.first_order[1]),
         }
+    if due_at:
+        set_due, due_values = expiry_due_update(change.member_id, due_at)
+        sets += set_due
+        values |= due_values
     if change.enrolled_at is not None:
         sets += ", enrolledAt = :enrolledAt"
         values[":enrolledAt"] = format_instant(change.enrolled_at)

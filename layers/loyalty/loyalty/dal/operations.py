@@ -126,7 +126,9 @@ class OperationsStore(TableAccess):
         failures: dict[int, Exception] = {0: DuplicateEvent("the adjustment was already made")}
         if plan.earn is not None:
             actions += [
-                *member_actions(self.table_name, plan.earn.member, recorded_at),
+                *member_actions(
+                    self.table_name, plan.earn.member, recorded_at, lots=plan.earn.lots
+                ),
                 *[
                     put_action(self.table_name, entry_item(e, recorded_at))
                     for e in plan.earn.entries

@@ -57,10 +57,18 @@ class ExpiryPlan:
     # False when something due was left for another step (the budget ran out, or a lot
     # released by this step is already due for its warning or expiry).
     complete: bool
+    # When the job must next look at the member once this step is written: the earliest
+    # next action of the live lots it leaves; None when none is left (off the index).
+    next_due_at: datetime | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.released or self.settled or self.warnings or self.warned_without_points)
+        """Nothing to write: nothing due, and the member's due time already right (a member
+        listed too early, say after a refund emptied a lot, is moved on to its real one)."""
+        return (
+            not (self.released or self.settled or self.warnings or self.warned_without_points)
+            and self.next_due_at == self.member.expiry_due_at
+        )
 
     @property
     def actions(self) -> int:
@@ -132,6 +140,7 @@ def plan_expiry(member: MemberState, lots: list[PointsLot], now: datetime) -> Ex
                 silent.append(lot)
 
     return ExpiryPlan(
+        next_due_at=_next_due(lots, released, settled_ids, warnings, silent),
         member=member,
         released=released,
         released_points=sum(lot.points for lot in released),
@@ -143,6 +152,28 @@ def plan_expiry(member: MemberState, lots: list[PointsLot], now: datetime) -> Ex
         warned_without_points=tuple(silent),
         complete=complete,
     )
+
+
+def _next_due(
+    lots: list[PointsLot],
+    released: tuple[PointsLot, ...],
+    settled_ids: set[str],
+    warnings: list[ExpiryWarning],
+    silent: list[PointsLot],
+) -> datetime | None:
+    """The earliest next action of the live lots once the step is written."""
+    released_ids = {lot.lot_id for lot in released}
+    warned_ids = {w.lot.lot_id for w in warnings} | {lot.lot_id for lot in silent}
+    after = [
+        replace(
+            lot,
+            available_at=None if lot.lot_id in released_ids else lot.available_at,
+            warned=lot.warned or lot.lot_id in warned_ids,
+        ).next_action_at
+        for lot in lots
+        if not lot.settled and lot.lot_id not in settled_ids
+    ]
+    return min(after, default=None)
 
 
 def _settle(member: MemberState, due: list[PointsLot]) -> tuple[SettledLot, ...]:

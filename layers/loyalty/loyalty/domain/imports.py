@@ -384,6 +384,7 @@ def plan_import_row(
     change = MemberChange(
         member_id=row.member_id,
         expected_version=member.version if member else None,
+        expiry_due_before=member.expiry_due_at if member else None,
         tier=rules.tier_for(tier_points_before + row.tier_basis()),
         balance=builder.lot_points,
         lot_total=builder.lot_points,
@@ -472,6 +473,7 @@ def plan_import_undo(
     change = MemberChange(
         member_id=landed.member_id,
         expected_version=member.version,
+        expiry_due_before=member.expiry_due_at,
         tier=rules.tier_for(member.tier_points - landed.tier_basis),
         balance=-spendable,
         lot_total=-spendable,

@@ -158,6 +158,9 @@ class MemberState:
     # The leaderboard choice (docs/leaderboard.md): off by default.
     leaderboard_opt_in: bool = False
     leaderboard_name: str | None = None
+    # When the expiry job must next look at the member's lots (None: no live lot). Never
+    # later than a live lot's `next_action_at`; writes that add a lot keep it so.
+    expiry_due_at: datetime | None = None
 
     @property
     def erased(self) -> bool:
@@ -249,6 +252,20 @@ class MemberChange:
     shares_count: int | None = None
     referrals_month: str | None = None
     referrals_count: int | None = None
+    # The member's expiry due time as read (MemberState.expiry_due_at): a write that adds
+    # lots moves it earlier only when one of them is due sooner.
+    expiry_due_before: datetime | None = None
+
+
+def member_expiry_due(
+    current: datetime | None, lots: Iterable[PointsLot], member_id: str
+) -> datetime | None:
+    """The member's expiry due time once `lots` (of any members) are added: the earliest of
+    the current one and the new lots' next actions; None when it does not change."""
+    new = [lot.next_action_at for lot in lots if lot.member_id == member_id]
+    if not new or (current is not None and current <= min(new)):
+        return None
+    return min(new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,6 +634,7 @@ def plan_order_award(
     change = MemberChange(
         member_id=order.member_id,
         expected_version=member.version if member else None,
+        expiry_due_before=member.expiry_due_at if member else None,
         tier=rules.tier_for(tier_points_before + builder.earned - moved_bonus),
         balance=builder.lot_points - moved_bonus,
         lot_total=builder.lot_points - moved_bonus,
@@ -722,6 +740,7 @@ def plan_earning(
     change = MemberChange(
         member_id=member.member_id,
         expected_version=member.version,
+        expiry_due_before=member.expiry_due_at,
         tier=rules.tier_for(member.tier_points + builder.earned),
         balance=builder.lot_points,
         lot_total=builder.lot_points,
@@ -801,6 +820,7 @@ def plan_refund(
     change = MemberChange(
         member_id=member.member_id,
         expected_version=member.version,
+        expiry_due_before=member.expiry_due_at,
         tier=rules.tier_for(member.tier_points - sum(r.points for r in reductions)),
         balance=-spendable,
         lot_total=-spendable,

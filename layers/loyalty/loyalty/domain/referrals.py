@@ -96,6 +96,7 @@ def plan_referral(
         return MemberChange(
             member_id=member.member_id,
             expected_version=member.version,
+            expiry_due_before=member.expiry_due_at,
             tier=rules.tier_for(member.tier_points + side.earned),
             balance=side.lot_points,
             lot_total=side.lot_points,
