@@ -1022,8 +1022,13 @@ async function main() {
       await localSignIn(input.value.trim());
       if (await showPortal()) {
         // The form the focus was on is gone: start the member at the top of their rewards,
-        // and say that the sign-in worked.
-        $("balance-title").focus();
+        // and say that the sign-in worked. Only if the focus is still where the form left it:
+        // the portal shows before its last panels have loaded, and a member who redeemed (or
+        // moved on) meanwhile keeps the focus where it is now.
+        const focused = document.activeElement;
+        if (!focused || focused === document.body || $("sign-in").contains(focused)) {
+          $("balance-title").focus();
+        }
         const who = state.member.name || state.memberId;
         setStatus(`Signed in as ${who}. Your rewards are below.`);
       }
