@@ -12,11 +12,16 @@ from botocore.exceptions import ClientError
 
 from functions.admin_api import app as admin_app
 from loyalty import runtime
+from loyalty.dal.table import throttling_as_busy
 from tests.support.api import (
+    ACTIVITY,
+    BADGES,
     BODY_ROUTES,
     GET_MEMBER,
+    MEMBER_COUPONS,
     PATCH_MEMBER,
     REDEEM,
+    REFERRALS,
     REVIEW,
     Route,
     call_event,
@@ -377,6 +382,44 @@ def test_a_throttled_or_conflicting_write_is_a_503_with_retry_after(
     assert reply.headers.get("Retry-After") == "1", reply.headers
     assert busy.calls >= 1
     assert snapshot() == before
+
+
+class ThrottledReads:
+    """The repository's DynamoDB client, except that every read is throttled (as the
+    client's own retries finally give up)."""
+
+    def __init__(self, real: Any, code: str) -> None:
+        self._real = real
+        self._code = code
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"get_item", "batch_get_item", "query"}:
+            return self._throttled
+        return getattr(self._real, name)
+
+    def _throttled(self, **_: Any) -> Any:
+        self.calls += 1
+        error = {"Error": {"Code": self._code, "Message": "Rate of requests exceeds"}}
+        raise ClientError(error, "Query")  # type: ignore[arg-type]
+
+
+THROTTLED_CODES = ["ProvisionedThroughputExceededException", "ThrottlingException"]
+
+
+@pytest.mark.usefixtures("world")
+@pytest.mark.parametrize("code", THROTTLED_CODES)
+@pytest.mark.parametrize(
+    "route", [GET_MEMBER, ACTIVITY, BADGES, REFERRALS, MEMBER_COUPONS], ids=lambda r: r.path
+)
+def test_a_throttled_read_is_a_503_with_retry_after(route, code, table_name, monkeypatch):
+    repository = runtime._repository(table_name)
+    throttled = ThrottledReads(repository.client, code)
+    monkeypatch.setattr(repository, "client", throttling_as_busy(throttled))  # as the store has it
+    reply = request(route, SELF)
+    assert_error(reply, 503)
+    assert reply.headers.get("Retry-After") == "1", reply.headers
+    assert throttled.calls >= 1
 
 
 # ---- 6. the document's limits are the server's ---------------------------------------------

@@ -85,7 +85,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the member's state",
     415: "The body is not application/json",
     422: "Invalid request",
-    503: "Busy (a concurrent update or a throttled write); retry after Retry-After seconds",
+    503: "Busy (a concurrent update, or a throttled read or write); retry after Retry-After",
 }
 
 
@@ -94,10 +94,11 @@ def documented(
 ) -> dict[int, OpenAPIResponse]:
     """OpenAPI responses of a route: its success (200 unless said; its body from the route's
     return annotation) and its error statuses, each with the `ErrorBody` schema (422 always:
-    any request can fail validation)."""
+    any request can fail validation; 503 always: any request reads the table, and a read
+    can be throttled)."""
     code, description = success or (200, "OK")
     responses: dict[int, OpenAPIResponse] = {code: {"description": description}}
-    for status in sorted({*(statuses or (400, 401, 403, 404)), 422}):
+    for status in sorted({*(statuses or (400, 401, 403, 404)), 422, 503}):
         responses[status] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorBody}},

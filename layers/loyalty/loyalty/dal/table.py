@@ -129,12 +129,48 @@ def _write_error(
     return ConcurrentUpdate("the member changed during the write")
 
 
+# Throttled, or over an account's request limit: after the client's own retries, the store
+# is busy for now (a read or a write alike). Nothing was written.
+_THROTTLED_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+class _ThrottlingAsBusy:
+    """The DynamoDB client, its throttled answers raised as StoreBusy: a throttled read
+    means what a throttled write means (try again shortly), not a failure of the service."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name.startswith("_") or name == "meta" or not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in _THROTTLED_CODES:
+                    raise StoreBusy("the ledger is busy; try again shortly") from error
+                raise
+
+        return call
+
+
+def throttling_as_busy(client: DynamoDBClient) -> DynamoDBClient:
+    if isinstance(client, _ThrottlingAsBusy):
+        return client
+    return cast("DynamoDBClient", _ThrottlingAsBusy(client))
+
+
 class TableAccess:
     """The table and its client, and the requests every store of it makes."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        self.client = client or default_client()
+        self.client = throttling_as_busy(client or default_client())
 
     def _get(
         self, pk: str, sk: str, *, consistent: bool = True, projection: str | None = None
