@@ -31,6 +31,7 @@ from loyalty.api.models import (
     AuditRecordBody,
     AuditTrail,
     BadgeIdPath,
+    CouponBody,
     Email,
     ExportBody,
     ExportProfile,
@@ -106,6 +107,7 @@ def export_member(memberId: MemberIdPath) -> ExportBody:
     return ExportBody(
         profile=ExportProfile.model_validate(export.profile),
         activity=[ActivityBody.model_validate(e, from_attributes=True) for e in export.activity],
+        coupons=[CouponBody.of(c, c.status_at(export.at)) for c in export.coupons],
     )
 
 

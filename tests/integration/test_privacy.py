@@ -16,6 +16,7 @@ from loyalty.dal import keys
 from tests.support.api import (
     ACTIVITY,
     GET_MEMBER,
+    MEMBER_COUPONS,
     REFERRALS,
     all_activity,
     balance,
@@ -107,6 +108,18 @@ def test_a_member_exports_every_personal_field_and_every_entry():
         e["entryId"] for e in ledger
     )
     assert sum(e["points"] for e in reply.body["activity"]) == balance("m-1")
+
+
+def test_the_export_lists_the_members_coupons_with_their_status():
+    full_member()  # one redemption: a free-shipping coupon
+    assert redeem("m-1", "free-shipping", key="k-2").status == 201
+    coupons = request(MEMBER_COUPONS, "m-1").body["items"]
+    reply = export("m-1")
+    assert reply.status == 200, reply.body
+    exported = reply.body["coupons"]
+    assert [c["code"] for c in exported] == [c["code"] for c in coupons] and len(exported) == 2
+    assert {(c["rewardId"], c["status"]) for c in exported} == {("free-shipping", "active")}
+    assert all(c["memberId"] == "m-1" for c in exported)
 
 
 @pytest.mark.parametrize(

@@ -457,6 +457,11 @@ class ExportProfile(ApiModel):
 class ExportBody(ApiModel):
     profile: ExportProfile
     activity: list[ActivityBody]
+    coupons: list[CouponBody] = Field(
+        default_factory=list,
+        description="Every coupon the member's redemptions issued, newest first, with its "
+        "status now.",
+    )
 
 
 class AuditRecordBody(ApiModel):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from loyalty.domain.coupons import Coupon
 from loyalty.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
@@ -182,6 +183,9 @@ class ProgramService:
 class MemberExport:
     profile: dict[str, Any]
     activity: list[LedgerEntry]
+    # The coupons the member's redemptions issued, newest first, as of `at`.
+    coupons: list[Coupon]
+    at: datetime
 
 
 # The profile's fields an export shows: every personal field held, and the standing.
@@ -214,7 +218,7 @@ class PrivacyService:
         self._clock = clock or (lambda: wall_clock.utc_now())
 
     def export(self, member_id: str) -> MemberExport:
-        profile, entries = self._store.export_member(member_id)
+        profile, entries, coupons = self._store.export_member(member_id)
         if profile is None or profile.get("erasedAt"):
             raise MemberNotFound(f"no member '{member_id}'")
         exported = {name: profile.get(name) for name in _EXPORTED_FIELDS}
@@ -223,7 +227,7 @@ class PrivacyService:
             "optIn": bool(profile.get("leaderboardOptIn", False)),
             "displayName": profile.get("leaderboardName"),
         }
-        return MemberExport(exported, entries)
+        return MemberExport(exported, entries, coupons, self._clock())
 
     def erase(self, member_id: str, *, actor: str) -> None:
         for _ in attempts():
