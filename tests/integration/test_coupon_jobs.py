@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from functions.admin_api import app as admin_app
 from functions.events_publisher import app as publisher
 from loyalty import runtime
 from loyalty.domain import coupons as coupon_rules
@@ -32,7 +33,7 @@ from tests.support.api import (
     table_items,
 )
 from tests.support.events import FakeLambdaContext
-from tests.support.http import member_token
+from tests.support.http import ADMIN, call, http_event, member_token
 from tests.support.schedules import run_daily
 from tests.support.streams import StreamReader, delivered_to
 
@@ -288,3 +289,23 @@ def test_with_coupon_expiry_returning_points_an_unused_coupon_gives_them_back_on
         if e["SK"]["S"].startswith("ENTRY#") and e["reason"]["S"].startswith("coupon-")
     ]
     assert reasons == ["coupon-expired:discount-10"]
+
+
+@pytest.mark.usefixtures("member_with_points")
+def test_an_erased_members_coupon_expires_without_a_marketing_warning(
+    clock, queue, outbox, dynamodb_client, table_name
+):
+    """Erasure withdraws the marketing consent: the job still expires the coupon (account
+    history, the member id only), but no `coupon.expiring` reaches marketing tools."""
+    (code,) = issue(clock)
+    assert outbox() == [("coupon.issued", code)]
+    clock.set("2026-12-01T10:00:00Z")
+    erased = call(
+        admin_app.handler,
+        http_event("DELETE", "/members/{memberId}", {"memberId": MEMBER}, claims=ADMIN),
+    )
+    assert erased.status == 204, erased.body
+
+    daily(queue, clock, "2027-02-01", "2027-02-09")
+    assert status_of(dynamodb_client, table_name, code) == ("expired", "expired")
+    assert outbox() == [("coupon.expired", code)]
