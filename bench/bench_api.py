@@ -71,7 +71,7 @@ def _measure(
     count = len(calls)
     return (
         {operation: requests / count for operation, requests in meter.requests.items()},
-        sum(meter.priced_write_units.values()) / count,
+        meter.billed_write_units() / count,
         sum(meter.read_units.values()) / count,
         statistics.median(latencies),
     )

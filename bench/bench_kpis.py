@@ -65,7 +65,7 @@ def run(endpoint_url: str, orders: int, members: int) -> None:
     meter.attach(kpi_projector()._store.client)  # type: ignore[attr-defined]
     _deliver(projector.handler, records)
     _per_message(meter, entries, "Projected, per ledger entry")
-    write_units = sum(meter.priced_write_units.values()) / entries
+    write_units = meter.billed_write_units() / entries
     read_units = sum(meter.read_units.values()) / entries
     cost = UnitCost(write_units=write_units, read_units=read_units, lambda_seconds=0, invocations=0)
     per_million = cost.per_million()

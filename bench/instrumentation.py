@@ -32,7 +32,17 @@ class DynamoDBMeter:
         self.write_units: Counter[str] = Counter()
         self.items_written: Counter[str] = Counter()
         self.priced_write_units: Counter[str] = Counter()
+        # A request that failed (a cancelled transaction, a failed condition) wrote nothing;
+        # what it would have written is kept apart (DynamoDB may still bill its units).
+        self.cancelled: Counter[str] = Counter()
+        self.cancelled_write_units: Counter[str] = Counter()
         self.capacity_reported = False
+        self._pending: tuple[str, int, int] | None = None
+
+    def billed_write_units(self) -> int:
+        """Priced units of what was written plus what cancelled attempts would have written
+        (DynamoDB may bill those): what a cost figure counts, to err on the high side."""
+        return sum(self.priced_write_units.values()) + sum(self.cancelled_write_units.values())
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("after-call.dynamodb", self._after_call)
@@ -45,32 +55,53 @@ class DynamoDBMeter:
             self.write_units,
             self.items_written,
             self.priced_write_units,
+            self.cancelled,
+            self.cancelled_write_units,
         ):
             counter.clear()
 
     def _before_call(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self._pending = None
         if model.name == "TransactWriteItems":
-            for action in params.get("TransactItems", []):
-                self._price(model.name, action, transactional=True)
+            priced = [
+                self._price(action, transactional=True)
+                for action in params.get("TransactItems", [])
+            ]
         elif model.name in {"PutItem", "UpdateItem", "DeleteItem"}:
-            self._price(model.name, {model.name: params}, transactional=False)
+            priced = [self._price({model.name: params}, transactional=False)]
+        else:
+            return
+        self._pending = (
+            model.name,
+            sum(units for units, _ in priced),
+            sum(items for _, items in priced),
+        )
 
-    def _price(self, operation: str, action: dict[str, Any], *, transactional: bool) -> None:
+    @staticmethod
+    def _price(action: dict[str, Any], *, transactional: bool) -> tuple[int, int]:
+        """The write units an action is billed and the items it writes."""
         (kind, body), *_ = action.items()
         if kind == "ConditionCheck":
-            self.priced_write_units[operation] += 2 if transactional else 1
-            return
-        self.items_written[operation] += 1
+            return (2 if transactional else 1), 0
         item = body.get("Item") or body.get("Key", {})
         units = _item_kb(item) * (2 if transactional else 1)
         units += sum(_item_kb(item) for key in _GSI_KEYS if key in item)
         expression = body.get("UpdateExpression", "")
         units += sum(1 for key in _GSI_SORT_KEYS if key in expression)
-        self.priced_write_units[operation] += units
+        return units, 1
 
     def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         operation = model.name
         self.requests[operation] += 1
+        if self._pending is not None and self._pending[0] == operation:
+            units, written = self._pending[1:]
+            if "Error" in parsed:
+                self.cancelled[operation] += 1
+                self.cancelled_write_units[operation] += units
+            else:
+                self.priced_write_units[operation] += units
+                self.items_written[operation] += written
+            self._pending = None
         consumed = parsed.get("ConsumedCapacity")
         if consumed is None:
             return

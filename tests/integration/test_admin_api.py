@@ -28,6 +28,7 @@ from tests.support.api import (
 )
 from tests.support.events import completed
 from tests.support.http import ADMIN, SERVICE, Reply, call, http_event, member_token
+from tests.support.table import get_order
 
 pytestmark = pytest.mark.usefixtures("table_name", "clock")
 
@@ -529,6 +530,24 @@ def test_the_preview_replays_recent_orders_under_the_draft_per_tier_and_writes_n
     longer = preview(draft, days="90").body
     assert longer["total"]["orders"] == 4  # o-old is 70 days back
     assert longer["total"]["awarded"] == body["total"]["awarded"] + 9900 + 150
+
+
+def test_the_preview_counts_an_order_awarded_without_a_read_under_the_members_tier(table_name):
+    play_orders(
+        completed("o-1", "m-1", ("20.00", 1), at="2026-12-01T09:00:00Z"),  # 2,150: Silver
+        completed("o-2", "m-1", ("1.00", 1), at="2026-12-02T09:00:00Z"),  # 100 more
+    )
+    assert (
+        get_order(DynamoLedgerRepository(table_name), "o-2").tier is None
+    )  # awarded without reading the member
+    body = preview(admin("GET", "/admin/program").body).body
+    assert body["byTier"]["Bronze"]["orders"] == 1  # o-1, awarded at Bronze
+    assert body["byTier"]["Silver"] == {
+        "orders": 1,
+        "awarded": 100,
+        "wouldAward": 100,
+        "difference": 0,
+    }
 
 
 def test_the_preview_refuses_an_invalid_draft_or_period_with_422():

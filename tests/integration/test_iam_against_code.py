@@ -257,6 +257,8 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
             order("o-iam-1", "iam-ref", "20.00", at="2026-01-05T10:00:00Z"),
             order("o-iam-2", "iam-new", "12.00", at="2026-01-05T11:00:00Z"),
             order("o-iam-1", "iam-ref", "20.00", at="2026-01-05T10:00:00Z"),
+            # A repeat order: awarded without a read, its record without a tier.
+            order("o-iam-3", "iam-ref", "1.00", at="2026-01-05T12:00:00Z"),
             refunded("o-iam-1", "r-iam-1", "iam-ref", "5.00", at="2026-01-06T10:00:00Z"),
         )
         assert member("iam-ref").status == 200
@@ -298,8 +300,11 @@ def exercise_every_function(clock: Any, table_name: str, monkeypatch: Any) -> No
         )
         program = admin("GET", "/admin/program")
         assert admin("PUT", "/admin/program", body=program.body).status == 200
+        clock.set("2026-01-06T09:00:00Z")  # the orders of 2026-01-05 in the preview's period
         preview = admin("POST", "/admin/program/preview", body=program.body)
         assert preview.status == 200, preview.body
+        assert preview.body["total"]["orders"] == 3, preview.body  # o-iam-3 given its tier
+        clock.set("2026-01-05T09:00:00Z")
         assert admin("GET", "/admin/audit").status == 200
         assert admin("GET", "/members/{memberId}/export", {"memberId": "iam-new"}).status == 200
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +16,8 @@ from functions.purchase_award import app
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.calendar import black_friday, format_instant
 from loyalty.domain.ledger import plan_spend
+from loyalty.runtime import order_service
+from tests.support.api import table_items
 from tests.support.events import (
     FakeLambdaContext,
     completed,
@@ -96,24 +100,84 @@ def test_a_late_redelivery_weeks_apart_still_changes_nothing(ledger):
     assert len(entries) == 3
 
 
-def test_a_redelivered_order_is_recognised_on_read_and_writes_nothing(ledger):
-    from loyalty.runtime import order_service
-
-    body = completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")
-    invoke(sqs_event(body))
+@contextmanager
+def count_requests() -> Iterator[list[str]]:
+    """The names of the DynamoDB requests the order service makes while the block runs."""
     requests: list[str] = []
     client = order_service()._ledger.client  # type: ignore[attr-defined]
     client.meta.events.register(
-        "before-call.dynamodb", lambda model, **_: requests.append(model.name), "count-requests"
+        "before-call.dynamodb", lambda model, **_: requests.append(model.name), "count"
     )
     try:
-        assert failed_ids(invoke(sqs_event(body))) == []
+        yield requests
     finally:
-        client.meta.events.unregister("before-call.dynamodb", unique_id="count-requests")
-    # The profile and the order's record in one read: no transaction is even attempted.
-    assert requests == ["BatchGetItem"]
+        client.meta.events.unregister("before-call.dynamodb", unique_id="count")
+
+
+def test_a_redelivered_order_is_recognised_by_its_marker_and_writes_nothing(
+    ledger, dynamodb_client, table_name
+):
+    body = completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")
+    invoke(sqs_event(body))
+    before = table_items(dynamodb_client, table_name)
+    with count_requests() as requests:
+        assert failed_ids(invoke(sqs_event(body))) == []
+    # The award without a read is tried and cancelled by the order's marker: no read.
+    assert requests == ["TransactWriteItems"]
+    assert table_items(dynamodb_client, table_name) == before
     member, entries = assert_consistent(ledger, "c-1")
     assert member.balance == 1000 + 150 and len(entries) == 2
+
+
+def test_a_repeat_order_is_awarded_in_one_request(ledger):
+    invoke(sqs_event(completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")))
+    with count_requests() as requests:
+        invoke(sqs_event(completed("o-2", "c-1", ("2.50", 2), at="2026-12-09T12:00:00Z")))
+    assert requests == ["TransactWriteItems"]
+    member, _ = assert_consistent(ledger, "c-1")
+    assert (member.balance, member.tier_points, member.order_count) == (1650, 1650, 2)
+    assert member.tier == "Silver"  # 1650: the first order made c-1 Silver
+    purchase = _purchase(ledger, "c-1", "o-2")
+    assert purchase.points == 500 and "tier" not in purchase.details
+    record = get_order(ledger, "o-2")
+    assert record.purchase_points == 500 and record.order_number is None and not record.first_order
+    assert [lot.points for lot in list_lots(ledger, "c-1") if lot.reference == "o-2"] == [500]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "why"),
+    [
+        (("5.00", 1), ("6.00", 1), "crosses into Silver: 650 + 600"),
+        (("10.00", 1), ("1.00", 1), "placed before the first order"),
+    ],
+    ids=["tier boundary", "earlier than the first order"],
+)
+def test_a_repeat_order_the_members_state_can_change_is_read_and_planned(
+    ledger, first, second, why
+):
+    invoke(sqs_event(completed("o-1", "c-1", first, at="2026-12-08T12:00:00Z")))
+    at = "2026-12-07T12:00:00Z" if why.startswith("placed before") else "2026-12-09T12:00:00Z"
+    with count_requests() as requests:
+        invoke(sqs_event(completed("o-2", "c-1", second, at=at)))
+    # Tried, refused by the profile's conditions (nothing written), then read and planned.
+    assert requests == ["TransactWriteItems", "BatchGetItem", *requests[2:]]
+    assert requests[-1] == "TransactWriteItems"
+    member, _ = assert_consistent(ledger, "c-1")
+    assert member.order_count == 2
+    if why.startswith("placed before"):
+        assert member.first_order_id == "o-2"  # the earlier order took the first's place
+    else:
+        assert member.tier == "Silver"
+        assert _purchase(ledger, "c-1", "o-2").details["tier"] == "Bronze"
+
+
+def test_with_tier_rates_a_repeat_order_is_read_to_know_its_tier(ledger, monkeypatch):
+    monkeypatch.setenv("PROGRAM_RULES", TIER_RATES)
+    invoke(sqs_event(completed("o-1", "c-1", ("60.00", 1), at="2026-12-01T12:00:00Z")))
+    with count_requests() as requests:
+        invoke(sqs_event(completed("o-2", "c-1", ("1.00", 1), at="2026-12-02T12:00:00Z")))
+    assert requests == ["BatchGetItem", "TransactWriteItems"]  # no attempt without a read
+    assert _purchase(ledger, "c-1", "o-2").details["tier"] == "Gold"
 
 
 def test_a_partial_refund_reverses_in_proportion(ledger):

@@ -168,7 +168,7 @@ def order_from_item(item: Item) -> OrderRecord:
         seasonal_multiplier=Decimal(item["seasonalMultiplier"]),
         rules_version=int(item["rulesVersion"]),
         purchase_lot=lot_ref_from(item.get("purchaseLot")),
-        order_number=int(item["orderNumber"]),
+        order_number=int(item["orderNumber"]) if item.get("orderNumber") is not None else None,
         first_purchase_bonus=int(item["firstPurchaseBonus"]),
         bonus_lot=lot_ref_from(item.get("bonusLot")),
         referral_code=item.get("referralCode"),

@@ -47,10 +47,12 @@ from loyalty.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
     EmailTaken,
+    NeedsRead,
     OutOfStock,
 )
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
+    AwardWithoutRead,
     EarnPlan,
     LedgerEntry,
     LotReduction,
@@ -204,6 +206,74 @@ class LedgerStore(TableAccess):
                 failures[len(actions)] = ConcurrentUpdate("a coupon of the order changed")
                 actions.append(action)
         self._transact(actions, failures)
+
+    def commit_award_without_read(self, plan: AwardWithoutRead, now: datetime) -> None:
+        """One transaction, the award's only request: the order record (dedupe marker), the
+        profile's totals under the conditions that make the award independent of the
+        member's state (`AwardWithoutRead`), entries and lots. Raises DuplicateEvent (the
+        order is recorded) or NeedsRead (a condition did not hold)."""
+        recorded_at = format_instant(now)
+        conditions = [
+            "attribute_exists(PK) AND attribute_not_exists(erasedAt)",
+            # A first order in an earlier second (instants compare as text only to the
+            # second: a whole-second bound without its "Z" sorts before any instant in it).
+            "firstOrderAt < :firstBefore",
+        ]
+        values: Item = {
+            ":now": recorded_at,
+            ":one": 1,
+            ":balance": plan.lot_points,
+            ":tierPoints": plan.earned,
+            ":pending": plan.pending_points,
+            ":firstBefore": _whole_second(plan.first_order_before),
+        }
+        if plan.milestone_counts:
+            names = [f":milestone{i}" for i in range(len(plan.milestone_counts))]
+            conditions.append(f"NOT orderCount IN ({', '.join(names)})")
+            values |= dict(zip(names, plan.milestone_counts, strict=True))
+        if plan.earned:
+            for i, boundary in enumerate(plan.tier_boundaries):
+                # Below the boundary by more than these points, or already past it.
+                conditions.append(f"(tierPoints < :below{i} OR tierPoints >= :boundary{i})")
+                values |= {f":below{i}": boundary - plan.earned, f":boundary{i}": boundary}
+        bands = []
+        for i, (name, floor) in enumerate(plan.tier_floors):
+            # The stored tier is the one its points give (no change left to announce).
+            upper = plan.tier_floors[i + 1][1] if i + 1 < len(plan.tier_floors) else None
+            band = [f"tier = :tier{i}", f"tierPoints >= :floor{i}"]
+            values |= {f":tier{i}": name, f":floor{i}": floor}
+            if upper is not None:
+                band.append(f"tierPoints < :ceiling{i}")
+                values[f":ceiling{i}"] = upper
+            bands.append("(" + " AND ".join(band) + ")")
+        if bands:
+            conditions.append("(" + " OR ".join(bands) + ")")
+        if plan.lots_due_at is not None:
+            conditions.append("expiryDueAt < :lotsDue")
+            values[":lotsDue"] = _whole_second(plan.lots_due_at)
+        profile = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": item_key(keys.member_pk(plan.record.member_id), keys.PROFILE_SK),
+                "UpdateExpression": (
+                    "SET updatedAt = :now ADD version :one, balance :balance, "
+                    "lotTotal :balance, tierPoints :tierPoints, orderCount :one, "
+                    "pendingPoints :pending"
+                ),
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeValues": to_ddb(values),
+            }
+        }
+        actions = [
+            put_action(self.table_name, order_item(plan.record, recorded_at), must_be_new=True),
+            profile,
+            *[put_action(self.table_name, entry_item(e, recorded_at)) for e in plan.entries],
+            *[put_action(self.table_name, lot_item(lot, recorded_at)) for lot in plan.lots],
+        ]
+        self._transact(
+            actions,
+            {0: DuplicateEvent("the order has been recorded"), 1: NeedsRead("read the member")},
+        )
 
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
         """One transaction: the refund marker, the order record (guarded by its refund count),
@@ -921,6 +991,12 @@ def release_action(table_name: str, lot: PointsLot, recorded_at: str) -> dict[st
             "ExpressionAttributeValues": to_ddb({":now": recorded_at}),
         }
     }
+
+
+def _whole_second(moment: datetime) -> str:
+    """`moment`'s second as text without the zone: it sorts before every `format_instant`
+    of that second and after every one of an earlier second."""
+    return format_instant(moment.replace(microsecond=0)).removesuffix("Z")
 
 
 def expiry_due_update(member_id: str, due_at: datetime) -> tuple[str, Item]:

@@ -4,6 +4,7 @@ erasure). Each change is one `TransactWriteItems` with its audit record."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +51,9 @@ class OperationsStore(TableAccess):
         self, start: datetime, end: datetime, limit: int
     ) -> tuple[list[OrderRecord], bool]:
         """Newest first: one Query per UTC day from `end` back to `start`, on the index of
-        orders by day, until `limit` orders are read."""
+        orders by day, until `limit` orders are read. An order awarded without reading the
+        member has no tier of its own (every tier earned alike then): it is given the
+        member's tier now (their profiles read in batches of 100)."""
         low = keys.order_day_gsi_sk(start, "")
         high = keys.order_day_gsi_sk(end, "")  # before any order at `end` itself: [start, end)
         orders: list[OrderRecord] = []
@@ -70,13 +73,27 @@ class OperationsStore(TableAccess):
                 response = self.client.query(**arguments)
                 for item in response.get("Items", []):
                     if len(orders) == limit:
-                        return orders, True
+                        return self._with_member_tiers(orders), True
                     orders.append(order_from_item(from_ddb(item)))
                 if "LastEvaluatedKey" not in response:
                     break
                 arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             day -= timedelta(days=1)
-        return orders, False
+        return self._with_member_tiers(orders), False
+
+    def _with_member_tiers(self, orders: list[OrderRecord]) -> list[OrderRecord]:
+        members = sorted({order.member_id for order in orders if order.tier is None})
+        tiers: dict[str, Any] = {}
+        for start in range(0, len(members), 100):
+            wanted = [
+                item_key(keys.member_pk(member_id), keys.PROFILE_SK)
+                for member_id in members[start : start + 100]
+            ]
+            tiers |= {item["memberId"]: item.get("tier") for item in self._batch_get(wanted)}
+        return [
+            replace(order, tier=tiers.get(order.member_id)) if order.tier is None else order
+            for order in orders
+        ]
 
     # ---- operators: audit trail, adjustments, catalog, program rules -------------------
 

@@ -70,6 +70,12 @@ class MemberErased(LoyaltyError):
     """The member's data was erased at their request: the account is closed."""
 
 
+class NeedsRead(LoyaltyError):
+    """An award planned without reading the member did not hold (the member's state could
+    change it: unknown member, first order, milestone, tier boundary, expiry due time):
+    nothing was written; read and plan as usual."""
+
+
 class StoreBusy(LoyaltyError):
     """The ledger's store refused the write for now (throttled, or a conflicting transaction
     in flight): nothing was written; the same request may succeed in a moment."""

@@ -26,7 +26,7 @@ from typing import Literal
 from loyalty.domain.calendar import add_months
 from loyalty.domain.errors import InvalidMessage
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
-from loyalty.domain.rules import ProgramRules, TierName
+from loyalty.domain.rules import TIER_ORDER, ProgramRules, TierName
 from loyalty.domain.schedules import Schedule, ScheduleChange, tenure_schedule
 
 EntryType = Literal["earn", "redeem", "expire", "reverse", "adjust"]
@@ -181,7 +181,9 @@ class OrderRecord:
     seasonal_multiplier: Decimal
     rules_version: int
     purchase_lot: LotRef | None
-    order_number: int
+    # The member's how-manieth order; None when awarded without reading the member
+    # (`plan_award_without_read`: then it is not a milestone, and not the first).
+    order_number: int | None
     first_purchase_bonus: int
     bonus_lot: LotRef | None
     referral_code: str | None = None
@@ -664,6 +666,105 @@ def plan_order_award(
         tier=calculation.tier,
     )
     return OrderAwardPlan(record, change, tuple(entries), tuple(builder.lots), handover)
+
+
+@dataclass(frozen=True, slots=True)
+class AwardWithoutRead:
+    """An order's award planned from the message and the rules alone, for a member whose
+    state cannot change the outcome; the transaction's conditions on the profile say
+    whether that is so (if not, the award reads and plans as usual). The profile must:
+    exist and not be erased; have had its first order in a second before this order's (so
+    this one is neither the first nor takes the first's place); not be at an order count
+    whose next order is a milestone; not cross a tier boundary with these points (so no
+    tier changes, and every tier earns the same here); and be due for the expiry job no
+    later than the new lots (so its index entry stays as it is)."""
+
+    record: OrderRecord
+    entries: tuple[LedgerEntry, ...]
+    lots: tuple[PointsLot, ...]
+    earned: int  # tier basis
+    lot_points: int  # spendable now
+    pending_points: int  # held for the return window
+    # Conditions: the first order before this instant, the order counts that would make
+    # this order a milestone, the tier boundaries (min points of each tier above the lowest)
+    # and the earliest next action of the new lots (None: no lot).
+    first_order_before: datetime
+    milestone_counts: tuple[int, ...]
+    tier_boundaries: tuple[int, ...]
+    lots_due_at: datetime | None
+    # The tiers by their lowest points, lowest first: the stored tier must be the one its
+    # points give under these rules (else a read plans the change and announces it).
+    tier_floors: tuple[tuple[TierName, int], ...] = ()
+
+    @property
+    def points(self) -> int:
+        return sum(entry.points for entry in self.entries)
+
+
+def plan_award_without_read(
+    rules: ProgramRules, order: OrderCompleted, now: datetime
+) -> AwardWithoutRead | None:
+    """The award of a repeat order without reading the member first, or None when it
+    could depend on more than the transaction can check: coupons on the order (read and
+    checked), or points that differ by tier (tier multipliers, a tier's early access to a
+    seasonal window: the entry records the tier it used, which only a read knows). An order
+    with a referral code is a first checkout's: it would only be refused."""
+    if order.coupon_codes or order.referral_code:
+        return None
+    by_tier = [purchase_points(rules, order, tier) for tier in TIER_ORDER]
+    if len({(c.points, c.seasonal_multiplier, c.tier_multiplier) for c in by_tier}) != 1:
+        return None
+    calculation = by_tier[0]
+    builder = EarningBuilder(rules, order.member_id, now)
+    purchase_lot = builder.earn(
+        hold=True,
+        reason="purchase",
+        points=calculation.points,
+        occurred_at=order.occurred_at,
+        reference=order.order_id,
+        details={
+            "eligibleAmount": str(calculation.eligible_amount),
+            "pointsPerDollar": str(rules.points_per_dollar),
+            "seasonalMultiplier": str(calculation.seasonal_multiplier),
+            # Every tier earns alike here: the tier is not read (nor recorded).
+            "tierMultiplier": str(calculation.tier_multiplier),
+        },
+    )
+    record = OrderRecord(
+        order_id=order.order_id,
+        member_id=order.member_id,
+        occurred_at=order.occurred_at,
+        eligible_amount=calculation.eligible_amount,
+        purchase_points=calculation.points,
+        points_per_dollar=rules.points_per_dollar,
+        seasonal_multiplier=calculation.seasonal_multiplier,
+        rules_version=rules.version,
+        purchase_lot=purchase_lot,
+        order_number=None,
+        first_purchase_bonus=0,
+        bonus_lot=None,
+        referral_code=order.referral_code,
+        first_order=False,
+        category_amounts=category_amounts(order),
+        tier=None,
+    )
+    return AwardWithoutRead(
+        record=record,
+        entries=tuple(builder.entries),
+        lots=tuple(builder.lots),
+        earned=builder.earned,
+        lot_points=builder.lot_points,
+        pending_points=builder.pending_points,
+        first_order_before=order.occurred_at,
+        milestone_counts=tuple(
+            sorted({m.order_count - 1 for m in rules.order_milestones if m.points > 0})
+        ),
+        tier_boundaries=tuple(sorted({t.min_points for t in rules.tiers if t.min_points > 0})),
+        lots_due_at=min((lot.next_action_at for lot in builder.lots), default=None),
+        tier_floors=tuple(
+            sorted(((t.name, t.min_points) for t in rules.tiers), key=lambda tier: tier[1])
+        ),
+    )
 
 
 def _hand_over_first_order(

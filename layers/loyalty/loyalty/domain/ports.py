@@ -12,6 +12,7 @@ from loyalty.domain.coupons import Coupon, CouponExpiryPlan, CouponUse, CouponVo
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.imports import ImportRowPlan, LandedRow, UndoPlan
 from loyalty.domain.ledger import (
+    AwardWithoutRead,
     EarnPlan,
     LedgerEntry,
     LotRef,
@@ -50,6 +51,10 @@ class OrderLedger(Protocol):
     ) -> None:
         """Raises DuplicateEvent when the order was already recorded, ConcurrentUpdate when
         the member (or a coupon it uses) changed since it was read."""
+
+    def commit_award_without_read(self, plan: AwardWithoutRead, now: datetime) -> None:
+        """Raises DuplicateEvent when the order was already recorded, NeedsRead when the
+        member's state could change the award."""
 
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
         """Raises DuplicateEvent when the refund was already recorded, ConcurrentUpdate when

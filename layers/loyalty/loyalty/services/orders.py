@@ -13,9 +13,15 @@ from loyalty.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
     InvalidMessage,
+    NeedsRead,
     OrderNotFound,
 )
-from loyalty.domain.ledger import plan_order_award, plan_refund, takes_over_first_order
+from loyalty.domain.ledger import (
+    plan_award_without_read,
+    plan_order_award,
+    plan_refund,
+    takes_over_first_order,
+)
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.ports import OrderLedger
 from loyalty.domain.rules import ProgramRules
@@ -77,6 +83,17 @@ class OrderService:
 
     def _award(self, order: OrderCompleted) -> OrderOutcome:
         now = self._clock()
+        # The common case in one request: a repeat order whose award the member's state
+        # cannot change, written under conditions that say so (a redelivery fails on the
+        # order's marker: DuplicateEvent). When a condition says otherwise, read and plan.
+        without_read = plan_award_without_read(self._rules(), order, now)
+        if without_read is not None:
+            try:
+                self._ledger.commit_award_without_read(without_read, now)
+            except NeedsRead:
+                pass
+            else:
+                return OrderOutcome("awarded", order.member_id, order.order_id, without_read.points)
         # The profile and the order's record in one request: a redelivery is recognised here
         # and writes nothing (the transaction's marker still guards a race between two).
         member, recorded = self._ledger.get_member_and_order(order.member_id, order.order_id)
