@@ -569,20 +569,7 @@ def plan_order_award(
         handover, moved_bonus, bonus = _hand_over_first_order(member, order, previous_first)
 
     builder = EarningBuilder(rules, order.member_id, now)
-    purchase_lot = builder.earn(
-        hold=True,
-        reason="purchase",
-        points=calculation.points,
-        occurred_at=order.occurred_at,
-        reference=order.order_id,
-        details={
-            "eligibleAmount": str(calculation.eligible_amount),
-            "pointsPerDollar": str(rules.points_per_dollar),
-            "seasonalMultiplier": str(calculation.seasonal_multiplier),
-            "tier": calculation.tier,
-            "tierMultiplier": str(calculation.tier_multiplier),
-        },
-    )
+    purchase_lot = _earn_purchase(builder, order, calculation, tier_read=True)
     bonus_lot = builder.earn(
         reason="first-purchase-bonus",
         points=bonus,
@@ -647,22 +634,15 @@ def plan_order_award(
         first_order=(order.order_id, order.occurred_at) if first else None,
         enrolled_at=enrolled_at,
     )
-    record = OrderRecord(
-        order_id=order.order_id,
-        member_id=order.member_id,
-        occurred_at=order.occurred_at,
-        eligible_amount=calculation.eligible_amount,
-        purchase_points=calculation.points,
-        points_per_dollar=rules.points_per_dollar,
-        seasonal_multiplier=calculation.seasonal_multiplier,
-        rules_version=rules.version,
-        purchase_lot=purchase_lot,
+    record = _order_record(
+        rules,
+        order,
+        calculation,
+        purchase_lot,
         order_number=order_number,
-        first_purchase_bonus=bonus,
+        bonus=bonus,
         bonus_lot=bonus_lot,
-        referral_code=order.referral_code,
-        first_order=first,
-        category_amounts=category_amounts(order),
+        first=first,
         tier=calculation.tier,
     )
     return OrderAwardPlan(record, change, tuple(entries), tuple(builder.lots), handover)
@@ -716,36 +696,17 @@ def plan_award_without_read(
         return None
     calculation = by_tier[0]
     builder = EarningBuilder(rules, order.member_id, now)
-    purchase_lot = builder.earn(
-        hold=True,
-        reason="purchase",
-        points=calculation.points,
-        occurred_at=order.occurred_at,
-        reference=order.order_id,
-        details={
-            "eligibleAmount": str(calculation.eligible_amount),
-            "pointsPerDollar": str(rules.points_per_dollar),
-            "seasonalMultiplier": str(calculation.seasonal_multiplier),
-            # Every tier earns alike here: the tier is not read (nor recorded).
-            "tierMultiplier": str(calculation.tier_multiplier),
-        },
-    )
-    record = OrderRecord(
-        order_id=order.order_id,
-        member_id=order.member_id,
-        occurred_at=order.occurred_at,
-        eligible_amount=calculation.eligible_amount,
-        purchase_points=calculation.points,
-        points_per_dollar=rules.points_per_dollar,
-        seasonal_multiplier=calculation.seasonal_multiplier,
-        rules_version=rules.version,
-        purchase_lot=purchase_lot,
+    # Every tier earns alike here: the tier is not read (nor recorded).
+    purchase_lot = _earn_purchase(builder, order, calculation, tier_read=False)
+    record = _order_record(
+        rules,
+        order,
+        calculation,
+        purchase_lot,
         order_number=None,
-        first_purchase_bonus=0,
+        bonus=0,
         bonus_lot=None,
-        referral_code=order.referral_code,
-        first_order=False,
-        category_amounts=category_amounts(order),
+        first=False,
         tier=None,
     )
     return AwardWithoutRead(
@@ -764,6 +725,63 @@ def plan_award_without_read(
         tier_floors=tuple(
             sorted(((t.name, t.min_points) for t in rules.tiers), key=lambda tier: tier[1])
         ),
+    )
+
+
+def _earn_purchase(
+    builder: EarningBuilder,
+    order: OrderCompleted,
+    calculation: PurchaseCalculation,
+    *,
+    tier_read: bool,
+) -> LotRef | None:
+    """The order's purchase points (held for the return window when the rules say so); the
+    entry records the rates it used, and the tier when it was read."""
+    details = {
+        "eligibleAmount": str(calculation.eligible_amount),
+        "pointsPerDollar": str(builder.rules.points_per_dollar),
+        "seasonalMultiplier": str(calculation.seasonal_multiplier),
+        "tierMultiplier": str(calculation.tier_multiplier),
+    } | ({"tier": calculation.tier} if tier_read else {})
+    return builder.earn(
+        hold=True,
+        reason="purchase",
+        points=calculation.points,
+        occurred_at=order.occurred_at,
+        reference=order.order_id,
+        details=details,
+    )
+
+
+def _order_record(
+    rules: ProgramRules,
+    order: OrderCompleted,
+    calculation: PurchaseCalculation,
+    purchase_lot: LotRef | None,
+    *,
+    order_number: int | None,
+    bonus: int,
+    bonus_lot: LotRef | None,
+    first: bool,
+    tier: TierName | None,
+) -> OrderRecord:
+    return OrderRecord(
+        order_id=order.order_id,
+        member_id=order.member_id,
+        occurred_at=order.occurred_at,
+        eligible_amount=calculation.eligible_amount,
+        purchase_points=calculation.points,
+        points_per_dollar=rules.points_per_dollar,
+        seasonal_multiplier=calculation.seasonal_multiplier,
+        rules_version=rules.version,
+        purchase_lot=purchase_lot,
+        order_number=order_number,
+        first_purchase_bonus=bonus,
+        bonus_lot=bonus_lot,
+        referral_code=order.referral_code,
+        first_order=first,
+        category_amounts=category_amounts(order),
+        tier=tier,
     )
 
 
