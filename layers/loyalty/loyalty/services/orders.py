@@ -46,6 +46,8 @@ class OrderOutcome:
     # The order's couponCodes: those it used, and those it could not use with why.
     coupons_used: tuple[str, ...] = ()
     coupons_skipped: tuple[tuple[str, str], ...] = ()
+    # False: awarded in one request, without reading the member first.
+    read: bool = True
 
 
 class OrderService:
@@ -93,7 +95,9 @@ class OrderService:
             except NeedsRead:
                 pass
             else:
-                return OrderOutcome("awarded", order.member_id, order.order_id, without_read.points)
+                return OrderOutcome(
+                    "awarded", order.member_id, order.order_id, without_read.points, read=False
+                )
         # The profile and the order's record in one request: a redelivery is recognised here
         # and writes nothing (the transaction's marker still guards a race between two).
         member, recorded = self._ledger.get_member_and_order(order.member_id, order.order_id)
