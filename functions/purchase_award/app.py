@@ -57,7 +57,7 @@ def record_handler(record: SQSRecord) -> None:
     except Exception:
         _failed(record)
         raise
-    observability.order_recorded(outcome.status, outcome.points, read=outcome.read)
+    observability.order_recorded(outcome.status, outcome.points, one_request=outcome.one_request)
     if outcome.capped_amount:
         # The refunds of an order add up to more than it cost: the excess reverses nothing.
         logger.warning(

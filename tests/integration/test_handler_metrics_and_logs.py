@@ -66,12 +66,12 @@ def test_orders_count_points_awarded_reversed_duplicates_and_early_refunds(emitt
     assert total(points, "PointsReversed") == 500
     assert_no_member_id_in_dimensions(points)
     # The first order was read and planned; a repeat order is awarded in one request.
-    assert total(points, "OrdersAwardedWithoutRead") == 0
+    assert total(points, "OrdersAwardedInOneRequest") == 0
     repeat = completed("o-obs-2", "obs-ann", ("1.00", 1), at="2026-11-12T10:00:00Z")
     invoke_orders(sqs_record(repeat, "m-5"))
     points = emitted()
     assert total(points, "OrdersRecorded", outcome="awarded") == 1
-    assert total(points, "OrdersAwardedWithoutRead") == 1
+    assert total(points, "OrdersAwardedInOneRequest") == 1
 
 
 def test_a_message_failing_on_its_last_receive_counts_as_dead_lettered(emitted):

@@ -129,6 +129,16 @@ def test_a_redelivered_order_is_recognised_by_its_marker_and_writes_nothing(
     assert member.balance == 1000 + 150 and len(entries) == 2
 
 
+def test_a_first_order_enrolls_with_the_refusal_for_a_read(ledger):
+    invoke(sqs_event(completed("o-0", "c-other", ("1.00", 1), at="2026-12-08T11:00:00Z")))
+    with count_requests() as requests:
+        invoke(sqs_event(completed("o-1", "c-new", ("10.00", 1), at="2026-12-08T12:00:00Z")))
+    # Tried without a read, refused (no profile), then planned as an enrollment: no read.
+    assert requests == ["TransactWriteItems", "TransactWriteItems"]
+    member, _ = assert_consistent(ledger, "c-new")
+    assert (member.balance, member.order_count, member.first_order_id) == (1150, 1, "o-1")
+
+
 def test_a_repeat_order_is_awarded_in_one_request(ledger):
     invoke(sqs_event(completed("o-1", "c-1", ("10.00", 1), at="2026-12-08T12:00:00Z")))
     with count_requests() as requests:
@@ -152,16 +162,20 @@ def test_a_repeat_order_is_awarded_in_one_request(ledger):
     ],
     ids=["tier boundary", "earlier than the first order"],
 )
-def test_a_repeat_order_the_members_state_can_change_is_read_and_planned(
+def test_a_repeat_order_the_members_state_can_change_is_planned_with_the_refused_profile(
     ledger, first, second, why
 ):
     invoke(sqs_event(completed("o-1", "c-1", first, at="2026-12-08T12:00:00Z")))
     at = "2026-12-07T12:00:00Z" if why.startswith("placed before") else "2026-12-09T12:00:00Z"
     with count_requests() as requests:
         invoke(sqs_event(completed("o-2", "c-1", second, at=at)))
-    # Tried, refused by the profile's conditions (nothing written), then read and planned.
-    assert requests == ["TransactWriteItems", "BatchGetItem", *requests[2:]]
-    assert requests[-1] == "TransactWriteItems"
+    # Tried, refused by the profile's conditions (nothing written), then planned with the
+    # profile the refusal brought back: no read of it (the earlier order reads the first).
+    assert requests[0] == requests[-1] == "TransactWriteItems"
+    if why.startswith("placed before"):
+        assert requests == ["TransactWriteItems", "BatchGetItem", *requests[2:]]
+    else:
+        assert requests == ["TransactWriteItems", "TransactWriteItems"]
     member, _ = assert_consistent(ledger, "c-1")
     assert member.order_count == 2
     if why.startswith("placed before"):

@@ -33,7 +33,7 @@ POINTS_EXPIRED = "PointsExpired"
 POINTS_ADJUSTED = "PointsAdjusted"  # dimension direction (credit | debit); the absolute value
 ORDERS_RECORDED = "OrdersRecorded"  # dimension outcome (awarded | reversed | closed)
 # Of the orders awarded, those written in one request without reading the member first.
-ORDERS_AWARDED_WITHOUT_READ = "OrdersAwardedWithoutRead"
+ORDERS_AWARDED_IN_ONE_REQUEST = "OrdersAwardedInOneRequest"
 DUPLICATES_SEEN = "DuplicateMessages"
 REFUNDS_BEFORE_ORDER = "RefundsBeforeOrder"
 INVALID_MESSAGES = "InvalidMessages"
@@ -120,17 +120,17 @@ def points_awarded(points: int, source: PointSource) -> None:
     count(POINTS_AWARDED, max(points, 0), source=source)
 
 
-def order_recorded(status: str, points: int, *, read: bool = True) -> None:
-    """An order message applied (OrderService's outcome); `read`: whether the award read
-    the member first (False: one request)."""
+def order_recorded(status: str, points: int, *, one_request: bool = False) -> None:
+    """An order message applied (OrderService's outcome); `one_request`: awarded in one
+    request, without reading the member."""
     if status == "duplicate":
         count(DUPLICATES_SEEN)
         return
     count(ORDERS_RECORDED, outcome=status)
     if status == "awarded":
         points_awarded(points, "purchase")
-        if not read:
-            count(ORDERS_AWARDED_WITHOUT_READ)
+        if one_request:
+            count(ORDERS_AWARDED_IN_ONE_REQUEST)
     elif status == "reversed":
         count(POINTS_REVERSED, abs(points))
 

@@ -95,7 +95,7 @@ _BUSY_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
-_BUSY_REASONS = frozenset(
+BUSY_REASONS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
 
@@ -122,7 +122,7 @@ def _write_error(
     for index, reason in enumerate(reasons):
         if reason.get("Code") == "ConditionalCheckFailed" and index in meanings:
             return meanings[index]
-    if any(reason.get("Code") in _BUSY_REASONS for reason in reasons):
+    if any(reason.get("Code") in BUSY_REASONS for reason in reasons):
         return StoreBusy("the ledger is busy; try again shortly")
     # Anything else (a version guard, a code collision, a conflicting transaction) is
     # resolved by reading again and planning anew.

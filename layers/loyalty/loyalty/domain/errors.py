@@ -1,6 +1,13 @@
 """Domain errors. Each maps to one outcome at the edge (HTTP status, batch failure);
 the mapping lives in one place per kind of edge."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import MemberState
+
 
 class LoyaltyError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -73,7 +80,12 @@ class MemberErased(LoyaltyError):
 class NeedsRead(LoyaltyError):
     """An award planned without reading the member did not hold (the member's state could
     change it: unknown member, first order, milestone, tier boundary, expiry due time):
-    nothing was written; read and plan as usual."""
+    nothing was written; plan with `member`, the profile as the refused transaction found
+    it (None: no such member), as a read would have."""
+
+    def __init__(self, message: str, member: MemberState | None) -> None:
+        super().__init__(message)
+        self.member = member
 
 
 class StoreBusy(LoyaltyError):

@@ -17,6 +17,8 @@ from loyalty.domain.errors import (
     OrderNotFound,
 )
 from loyalty.domain.ledger import (
+    MemberState,
+    OrderRecord,
     plan_award_without_read,
     plan_order_award,
     plan_refund,
@@ -46,8 +48,8 @@ class OrderOutcome:
     # The order's couponCodes: those it used, and those it could not use with why.
     coupons_used: tuple[str, ...] = ()
     coupons_skipped: tuple[tuple[str, str], ...] = ()
-    # False: awarded in one request, without reading the member first.
-    read: bool = True
+    # Awarded in one request (no read): the member's state could not change the award.
+    one_request: bool = False
 
 
 class OrderService:
@@ -87,20 +89,28 @@ class OrderService:
         now = self._clock()
         # The common case in one request: a repeat order whose award the member's state
         # cannot change, written under conditions that say so (a redelivery fails on the
-        # order's marker: DuplicateEvent). When a condition says otherwise, read and plan.
+        # order's marker: DuplicateEvent). When a condition says otherwise, the refusal
+        # brings the profile as it found it, and the award plans with that, unread.
         without_read = plan_award_without_read(self._rules(), order, now)
+        found: tuple[MemberState | None, OrderRecord | None] | None = None
         if without_read is not None:
             try:
                 self._ledger.commit_award_without_read(without_read, now)
-            except NeedsRead:
-                pass
+            except NeedsRead as refused:
+                found = (refused.member, None)  # the order was not recorded then
             else:
                 return OrderOutcome(
-                    "awarded", order.member_id, order.order_id, without_read.points, read=False
+                    "awarded",
+                    order.member_id,
+                    order.order_id,
+                    without_read.points,
+                    one_request=True,
                 )
-        # The profile and the order's record in one request: a redelivery is recognised here
-        # and writes nothing (the transaction's marker still guards a race between two).
-        member, recorded = self._ledger.get_member_and_order(order.member_id, order.order_id)
+        # Otherwise the profile and the order's record in one request: a redelivery is
+        # recognised here and writes nothing (the transaction's marker still guards a race).
+        member, recorded = found or self._ledger.get_member_and_order(
+            order.member_id, order.order_id
+        )
         if recorded is not None:
             return OrderOutcome("duplicate", order.member_id, order.order_id, 0)
         if member is not None and member.erased:
