@@ -39,7 +39,7 @@ from loyalty.dal.items import (
     settled_lot_item,
     to_ddb,
 )
-from loyalty.dal.table import BUSY_REASONS, TableAccess, put_action, query_between, transact
+from loyalty.dal.table import TableAccess, put_action, query_between
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.coupons import CouponUse
 from loyalty.domain.errors import (
@@ -49,7 +49,6 @@ from loyalty.domain.errors import (
     EmailTaken,
     NeedsRead,
     OutOfStock,
-    StoreBusy,
 )
 from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
@@ -273,7 +272,10 @@ class LedgerStore(TableAccess):
             *[put_action(self.table_name, entry_item(e, recorded_at)) for e in plan.entries],
             *[put_action(self.table_name, lot_item(lot, recorded_at)) for lot in plan.lots],
         ]
-        transact(self.client, actions, cancelled=_award_refusal)
+        self._transact(
+            actions,
+            {0: DuplicateEvent("the order has been recorded"), 1: _state_in_the_way},
+        )
 
     def commit_refund(self, plan: RefundPlan, now: datetime) -> None:
         """One transaction: the refund marker, the order record (guarded by its refund count),
@@ -993,20 +995,12 @@ def release_action(table_name: str, lot: PointsLot, recorded_at: str) -> dict[st
     }
 
 
-def _award_refusal(reasons: Sequence[Mapping[str, Any]]) -> Exception:
-    """What a cancelled award without a read means: the order recorded already (its marker,
-    action 0), or the member's state in the way (the profile, action 1, as found: None when
-    there is no profile); anything else, as for every transaction."""
-    failed = [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
-    if failed and failed[0]:
-        return DuplicateEvent("the order has been recorded")
-    if len(failed) > 1 and failed[1]:
-        found = reasons[1].get("Item")
-        member = member_from_item(from_ddb(found)) if found else None
-        return NeedsRead("the member's state can change the award", member)
-    if any(reason.get("Code") in BUSY_REASONS for reason in reasons):
-        return StoreBusy("the ledger is busy; try again shortly")
-    return ConcurrentUpdate("the member changed during the write")
+def _state_in_the_way(reason: Mapping[str, Any]) -> NeedsRead:
+    """An award without a read refused by the profile's conditions: the profile as the
+    transaction found it (none: no such member)."""
+    found = reason.get("Item")
+    member = member_from_item(from_ddb(found)) if found else None
+    return NeedsRead("the member's state can change the award", member)
 
 
 def _whole_second(moment: datetime) -> str:

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 # What a cancelled transaction means, given its cancellation reasons (one per action).
 Cancellation = Callable[[Sequence[Mapping[str, Any]]], Exception]
+# What an action's failed condition means: the error, or one made from the action's
+# cancellation reason (which holds the item as found when the action asked for it with
+# `ReturnValuesOnConditionCheckFailure`).
+FailureMeaning = Exception | Callable[[Mapping[str, Any]], Exception]
 
 
 def default_client() -> DynamoDBClient:
@@ -64,12 +68,13 @@ def put_action(
 def transact(
     client: DynamoDBClient,
     actions: list[dict[str, Any]],
-    failures: Mapping[int, Exception] | None = None,
+    failures: Mapping[int, FailureMeaning] | None = None,
     *,
     cancelled: Cancellation | None = None,
 ) -> None:
     """Write all actions or none. `failures` names, by action index, the domain error a
-    failed condition means; the business event's marker is action 0 by convention, so
+    failed condition means (or makes it from the action's cancellation reason); the
+    business event's marker is action 0 by convention, so
     by default its failing condition means the event was already recorded. `cancelled`,
     when given, decides instead what any cancelled transaction means. A throttled write is
     StoreBusy (nothing written; retry later). No actions: nothing to write."""
@@ -84,25 +89,22 @@ def transact(
         raise _write_error(error, failures, cancelled) from None
 
 
-# The store's "not now" answers: throttled, over a request limit, or a write in conflict with
-# a transaction in flight. Nothing was written; the caller may try again shortly.
-_BUSY_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-    }
+# Throttled, or over an account's request limit: after the client's own retries, the store
+# is busy for now (a read or a write alike). Nothing was written.
+_THROTTLED_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
-BUSY_REASONS = frozenset(
+# The store's "not now" answers to a transaction: throttled, or in conflict with a transaction
+# in flight. Nothing was written; the caller may try again shortly.
+_BUSY_CODES = _THROTTLED_CODES | {"TransactionConflictException", "TransactionInProgressException"}
+_BUSY_REASONS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
 
 
 def _write_error(
     error: ClientError,
-    failures: Mapping[int, Exception] | None,
+    failures: Mapping[int, FailureMeaning] | None,
     cancelled: Cancellation | None,
 ) -> Exception:
     """The domain error a failed TransactWriteItems means (the ClientError itself if none)."""
@@ -121,19 +123,13 @@ def _write_error(
     )
     for index, reason in enumerate(reasons):
         if reason.get("Code") == "ConditionalCheckFailed" and index in meanings:
-            return meanings[index]
-    if any(reason.get("Code") in BUSY_REASONS for reason in reasons):
+            meaning = meanings[index]
+            return meaning if isinstance(meaning, Exception) else meaning(reason)
+    if any(reason.get("Code") in _BUSY_REASONS for reason in reasons):
         return StoreBusy("the ledger is busy; try again shortly")
     # Anything else (a version guard, a code collision, a conflicting transaction) is
     # resolved by reading again and planning anew.
     return ConcurrentUpdate("the member changed during the write")
-
-
-# Throttled, or over an account's request limit: after the client's own retries, the store
-# is busy for now (a read or a write alike). Nothing was written.
-_THROTTLED_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
 
 
 class _ThrottlingAsBusy:
@@ -218,7 +214,7 @@ class TableAccess:
     def _transact(
         self,
         actions: list[dict[str, Any]],
-        failures: Mapping[int, Exception] | None = None,
+        failures: Mapping[int, FailureMeaning] | None = None,
     ) -> None:
         """`transact` with this store's client."""
         transact(self.client, actions, failures)
