@@ -225,26 +225,21 @@ class LedgerStore(TableAccess):
             ":balance": plan.lot_points,
             ":tierPoints": plan.earned,
             ":pending": plan.pending_points,
-            ":firstBefore": _whole_second(plan.first_order_before),
+            ":firstBefore": _whole_second(plan.record.occurred_at),
         }
         if plan.milestone_counts:
             names = [f":milestone{i}" for i in range(len(plan.milestone_counts))]
             conditions.append(f"NOT orderCount IN ({', '.join(names)})")
             values |= dict(zip(names, plan.milestone_counts, strict=True))
-        if plan.earned:
-            for i, boundary in enumerate(plan.tier_boundaries):
-                # Below the boundary by more than these points, or already past it.
-                conditions.append(f"(tierPoints < :below{i} OR tierPoints >= :boundary{i})")
-                values |= {f":below{i}": boundary - plan.earned, f":boundary{i}": boundary}
         bands = []
         for i, (name, floor) in enumerate(plan.tier_floors):
-            # The stored tier is the one its points give (no change left to announce).
-            upper = plan.tier_floors[i + 1][1] if i + 1 < len(plan.tier_floors) else None
+            # The stored tier is the one its points give, and these points keep it below the
+            # next tier's floor: no change left or made to announce.
             band = [f"tier = :tier{i}", f"tierPoints >= :floor{i}"]
             values |= {f":tier{i}": name, f":floor{i}": floor}
-            if upper is not None:
-                band.append(f"tierPoints < :ceiling{i}")
-                values[f":ceiling{i}"] = upper
+            if i + 1 < len(plan.tier_floors):
+                band.append(f"tierPoints < :below{i}")
+                values[f":below{i}"] = plan.tier_floors[i + 1][1] - plan.earned
             bands.append("(" + " AND ".join(band) + ")")
         if bands:
             conditions.append("(" + " OR ".join(bands) + ")")

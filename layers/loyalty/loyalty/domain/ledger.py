@@ -665,20 +665,21 @@ class AwardWithoutRead:
     earned: int  # tier basis
     lot_points: int  # spendable now
     pending_points: int  # held for the return window
-    # Conditions: the first order before this instant, the order counts that would make
-    # this order a milestone, the tier boundaries (min points of each tier above the lowest)
-    # and the earliest next action of the new lots (None: no lot).
-    first_order_before: datetime
+    # The order counts that would make this order a milestone.
     milestone_counts: tuple[int, ...]
-    tier_boundaries: tuple[int, ...]
-    lots_due_at: datetime | None
     # The tiers by their lowest points, lowest first: the stored tier must be the one its
-    # points give under these rules (else a read plans the change and announces it).
-    tier_floors: tuple[tuple[TierName, int], ...] = ()
+    # points give under these rules, and stay so with `earned` more (else a read plans the
+    # change and announces it).
+    tier_floors: tuple[tuple[TierName, int], ...]
 
     @property
     def points(self) -> int:
         return sum(entry.points for entry in self.entries)
+
+    @property
+    def lots_due_at(self) -> datetime | None:
+        """The earliest next action of the new lots (None: no lot)."""
+        return min((lot.next_action_at for lot in self.lots), default=None)
 
 
 def plan_award_without_read(
@@ -716,12 +717,9 @@ def plan_award_without_read(
         earned=builder.earned,
         lot_points=builder.lot_points,
         pending_points=builder.pending_points,
-        first_order_before=order.occurred_at,
         milestone_counts=tuple(
             sorted({m.order_count - 1 for m in rules.order_milestones if m.points > 0})
         ),
-        tier_boundaries=tuple(sorted({t.min_points for t in rules.tiers if t.min_points > 0})),
-        lots_due_at=min((lot.next_action_at for lot in builder.lots), default=None),
         tier_floors=tuple(
             sorted(((t.name, t.min_points) for t in rules.tiers), key=lambda tier: tier[1])
         ),
