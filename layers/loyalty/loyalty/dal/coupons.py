@@ -51,7 +51,7 @@ class CouponStore(TableAccess):
         for item in query_between(self.client, self.table_name, member_id, low, high):
             if item["SK"] == keys.PROFILE_SK:
                 member = member_from_item(item)
-            elif is_coupon_copy(item):
+            elif _is_coupon_copy(item):
                 coupons.append(coupon_from_item(item))
         coupons.sort(key=lambda c: (c.issued_at, c.code), reverse=True)
         return member, coupons
@@ -172,7 +172,7 @@ class CouponStore(TableAccess):
         return [
             coupon_from_item(item)
             for item in self._query_prefix(keys.member_pk(member_id), keys.SPEND_PREFIX)
-            if is_coupon_copy(item)
+            if _is_coupon_copy(item)
         ]
 
     def commit_coupon_expiry(self, plan: CouponExpiryPlan, now: datetime) -> None:
@@ -258,6 +258,6 @@ def coupon_updates(
     ]
 
 
-def is_coupon_copy(item: Mapping[str, Any]) -> bool:
+def _is_coupon_copy(item: Mapping[str, Any]) -> bool:
     """A member's redemption item that carries its coupon's state."""
     return item.get("itemType") == "redemption" and bool(item.get("couponCode"))

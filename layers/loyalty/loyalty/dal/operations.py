@@ -9,10 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loyalty.dal import keys
-from loyalty.dal.coupons import is_coupon_copy
 from loyalty.dal.items import (
     Item,
-    coupon_from_item,
     entry_from_item,
     entry_item,
     from_ddb,
@@ -26,7 +24,6 @@ from loyalty.dal.items import (
 from loyalty.dal.ledger import member_actions, release_action, spend_update
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant
-from loyalty.domain.coupons import Coupon
 from loyalty.domain.errors import DuplicateEvent, InsufficientPoints, VersionConflict
 from loyalty.domain.ledger import LedgerEntry, OrderRecord
 from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
@@ -246,21 +243,15 @@ class OperationsStore(TableAccess):
         item = self._get(keys.email_pk(normalized_email), keys.EMAIL_SK)
         return str(item["memberId"]) if item else None
 
-    def export_member(self, member_id: str) -> tuple[Item | None, list[LedgerEntry], list[Coupon]]:
-        """The profile as stored (every personal field held), every ledger entry, oldest
-        first, and every coupon the member's redemptions issued, newest first."""
+    def export_member(self, member_id: str) -> tuple[Item | None, list[LedgerEntry]]:
+        """The profile as stored (every personal field held) and every ledger entry, oldest
+        first."""
         profile = self._get(keys.member_pk(member_id), keys.PROFILE_SK)
         entries = [
             entry_from_item(item)
             for item in self._query_prefix(keys.member_pk(member_id), keys.ENTRY_PREFIX)
         ]
-        coupons = [
-            coupon_from_item(item)
-            for item in self._query_prefix(keys.member_pk(member_id), keys.SPEND_PREFIX)
-            if is_coupon_copy(item)
-        ]
-        coupons.sort(key=lambda c: (c.issued_at, c.code), reverse=True)
-        return profile, entries, coupons
+        return profile, entries
 
     def commit_erasure(self, plan: ErasurePlan, now: datetime) -> None:
         """One transaction: the profile loses its personal fields and its balance (forfeited

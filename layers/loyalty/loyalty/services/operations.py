@@ -218,9 +218,10 @@ class PrivacyService:
         self._clock = clock or (lambda: wall_clock.utc_now())
 
     def export(self, member_id: str) -> MemberExport:
-        profile, entries, coupons = self._store.export_member(member_id)
+        profile, entries = self._store.export_member(member_id)
         if profile is None or profile.get("erasedAt"):
             raise MemberNotFound(f"no member '{member_id}'")
+        _, coupons = self._store.get_member_with_coupons(member_id)  # the coupons list's read
         exported = {name: profile.get(name) for name in _EXPORTED_FIELDS}
         exported["marketingConsent"] = bool(profile.get("marketingConsent", False))
         exported["leaderboard"] = {
