@@ -621,9 +621,11 @@ class LedgerStore(TableAccess):
         member = plan.member
         set_due, remove_due = "", ""
         due_values: Item = {}
-        if plan.next_due_at is None:
+        if plan.next_due_at == member.expiry_due_at:
+            pass  # listed as it should be: the index is left alone
+        elif plan.next_due_at is None:
             remove_due = " REMOVE expiryDueAt, GSI2PK, GSI2SK"
-        elif plan.next_due_at != member.expiry_due_at:
+        else:
             set_due, due_values = expiry_due_update(member.member_id, plan.next_due_at)
         profile = {
             "Update": {
@@ -1027,7 +1029,6 @@ def member_actions(
     when one of them is due sooner; otherwise the profile's index entry is left alone. The
     profile's version guard keeps the due time read in `change` current."""
     due_at = member_expiry_due(change.expiry_due_before, lots, change.member_id)
-    due = expiry_due_fields(change.member_id, due_at) if due_at else {}
     if change.new_member is not None:
         first_order = (
             {
@@ -1050,7 +1051,7 @@ def member_actions(
                 "orderCount": change.order_count,
                 "pendingPoints": change.pending_points,
             }
-            | due
+            | (expiry_due_fields(change.member_id, due_at) if due_at else {})
         )
         actions = [
             put_action(table_name, profile, must_be_new=True),
