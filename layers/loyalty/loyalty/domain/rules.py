@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge
@@ -121,23 +122,10 @@ class SeasonalWindow(RulesModel):
         openings = self._openings(at.year - 1, at.year + 2, early_access_hours)
         return next(opening for opening in openings if at < opening.ends_at)
 
-    def _openings(self, first_year: int, last_year: int, early_access_hours: int) -> list[Opening]:
-        openings = []
-        for start_year in range(first_year, last_year + 1):
-            start = self._resolve(self.start, start_year)
-            end = self._resolve(self.end, start_year)
-            if end < start:
-                end = self._resolve(self.end, start_year + 1)
-            everyone = datetime.combine(start, time(), UTC)
-            openings.append(
-                Opening(
-                    window=self,
-                    opens_at=everyone - self.head_start(early_access_hours),
-                    opens_for_everyone_at=everyone,
-                    ends_at=datetime.combine(end + timedelta(days=1), time(), UTC),
-                )
-            )
-        return openings
+    def _openings(
+        self, first_year: int, last_year: int, early_access_hours: int
+    ) -> tuple[Opening, ...]:
+        return _window_openings(self, first_year, last_year, early_access_hours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +138,30 @@ class Opening:
     opens_at: datetime
     opens_for_everyone_at: datetime
     ends_at: datetime
+
+
+# Every award asks which windows are open at its instant: the occurrences of a window depend
+# only on the window and the years, so they are worked out once per container, not per order.
+@lru_cache(maxsize=512)
+def _window_openings(
+    window: SeasonalWindow, first_year: int, last_year: int, early_access_hours: int
+) -> tuple[Opening, ...]:
+    openings = []
+    for start_year in range(first_year, last_year + 1):
+        start = window._resolve(window.start, start_year)
+        end = window._resolve(window.end, start_year)
+        if end < start:
+            end = window._resolve(window.end, start_year + 1)
+        everyone = datetime.combine(start, time(), UTC)
+        openings.append(
+            Opening(
+                window=window,
+                opens_at=everyone - window.head_start(early_access_hours),
+                opens_for_everyone_at=everyone,
+                ends_at=datetime.combine(end + timedelta(days=1), time(), UTC),
+            )
+        )
+    return tuple(openings)
 
 
 def _is_leap(year: int) -> bool:
