@@ -15,6 +15,7 @@ from functions.admin_api import app as admin_app
 from functions.leaderboard_projector import app as projector
 from functions.leaderboard_refresher import app as refresher
 from functions.members_api import app as members_app
+from loyalty.dal.items import from_ddb, to_ddb
 from tests.support.api import (
     PATCH_MEMBER,
     enroll,
@@ -245,6 +246,36 @@ def test_before_the_first_refresh_the_board_is_empty():
         "refreshedAt": None,
         "items": [],
     }
+
+
+def test_a_container_answers_from_the_board_it_read_for_ten_seconds(
+    stream, dynamodb_client, table_name, monkeypatch
+):
+    """Every caller reads the one board item: a container keeps it for BOARD_CACHE_SECONDS.
+    Another container's refresh shows once that has passed; this container's own at once."""
+    from loyalty.dal import leaderboard as boards
+
+    seconds = [1000.0]
+    monkeypatch.setattr(boards, "_monotonic", lambda: seconds[0])
+    enroll_all("m-a")
+    opt_in("m-a", "Ace")
+    play_orders(order("o-a", "m-a", "10.00", at="2026-12-05T10:00:00Z"))
+    deliver(stream)
+    assert board("all") == []  # read before the first refresh: remembered as empty
+    refresh()  # this container's own refresh: shown at once
+    listed = [{"rank": 1, "displayName": "Ace", "points": 1150}]
+    assert board("all") == listed
+
+    # Another container's refresher writes a newer board.
+    newer = from_ddb(item_of(dynamodb_client, table_name, "LEADERBOARD", "BOARD#all") or {})
+    newer["rows"] = [{"rank": 1, "displayName": "Ace", "points": 2300}]
+    newer["refreshedAtMs"] += 60_000
+    dynamodb_client.put_item(TableName=table_name, Item=to_ddb(newer))
+    seconds[0] += boards.BOARD_CACHE_SECONDS - 0.5
+    assert board("all") == listed
+
+    seconds[0] += 0.5
+    assert board("all") == [{"rank": 1, "displayName": "Ace", "points": 2300}]
 
 
 # ---- leaving the board --------------------------------------------------------------------

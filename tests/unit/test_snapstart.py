@@ -86,16 +86,20 @@ def test_the_retry_jitter_comes_from_the_os(monkeypatch: pytest.MonkeyPatch) -> 
     assert pauses[:2] == pauses[2:]
 
 
-def test_after_restore_drops_the_client_and_the_cached_rules(
+def test_after_restore_drops_the_client_and_the_cached_rules_and_boards(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from loyalty.dal import leaderboard
+
     monkeypatch.setenv("TABLE_NAME", "snapstart-test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     runtime.before_snapshot()  # the client is built into the snapshot
     in_snapshot = runtime._repository("snapstart-test")
     runtime._rules_cache[("snapstart-test", "")] = (object(), 0.0)  # type: ignore[assignment]
+    leaderboard._boards_read[("snapstart-test", "all")] = (None, 0.0)
     runtime.after_restore()
     assert runtime._rules_cache == {}
+    assert leaderboard._boards_read == {}
     assert runtime._repository("snapstart-test") is not in_snapshot
 
 

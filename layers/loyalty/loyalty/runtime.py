@@ -276,10 +276,13 @@ def after_restore() -> None:
     it holds that is not theirs to share. The client (its credentials are the snapshot's)
     and the cached rules are built again on first use. Every random value the service makes
     comes from the OS (`secrets`, `uuid4`), so no two environments repeat one."""
+    from loyalty.dal.leaderboard import forget_boards
+
     _repository.cache_clear()
     _event_bus.cache_clear()
     forget_rules()
     forget_badges()
+    forget_boards()
 
 
 try:

@@ -9,11 +9,15 @@
   transaction as the scores (conditional), so a redelivered record counts nothing; it only
   has to outlive the stream's 24 h, so a TTL removes it after a week.
 - `LEADERBOARD / BOARD#<month|all>`: the board the API reads (one GetItem), written by the
-  refresher: the best scores with their rank and display name, never a member id.
+  refresher: the best scores with their rank and display name, never a member id. Every
+  caller of the API reads this one item, so a container keeps what it read for
+  `BOARD_CACHE_SECONDS` (the board changes once a minute): a partition serves a few
+  thousand reads a second, and a busy day's callers stay far below that.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +44,16 @@ from loyalty.domain.leaderboard import (
 
 MARKER_TTL = timedelta(days=7)
 MONTH_SCORE_TTL = timedelta(days=100)
+
+BOARD_CACHE_SECONDS = 10.0
+# (table, period) -> (the board as read, or None before the first refresh; monotonic seconds)
+_boards_read: dict[tuple[str, Period], tuple[Board | None, float]] = {}
+_monotonic = time.monotonic  # replaced by tests: no test waits on the clock
+
+
+def forget_boards() -> None:
+    """Drop the boards this container has read (a restored snapshot's are not its own)."""
+    _boards_read.clear()
 
 
 class DynamoLeaderboardStore(TableAccess):
@@ -198,13 +212,25 @@ class DynamoLeaderboardStore(TableAccess):
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
+        # This container's next read shows what it has just written.
+        _boards_read.pop((self.table_name, board.period), None)
         return True
 
     # ---- the API -----------------------------------------------------------------------
 
     def board(self, period: Period) -> Board | None:
         """The board as last refreshed: one GetItem (eventually consistent: a refresh a
-        minute is the freshness promised)."""
+        minute is the freshness promised) at most every `BOARD_CACHE_SECONDS` per
+        container."""
+        cache_key = (self.table_name, period)
+        cached = _boards_read.get(cache_key)
+        if cached is not None and _monotonic() - cached[1] < BOARD_CACHE_SECONDS:
+            return cached[0]
+        board = self._read_board(period)
+        _boards_read[cache_key] = (board, _monotonic())
+        return board
+
+    def _read_board(self, period: Period) -> Board | None:
         item = self._get(keys.LEADERBOARD_PK, keys.leaderboard_board_sk(period), consistent=False)
         if item is None:
             return None
