@@ -242,6 +242,33 @@ def test_an_undo_takes_back_open_points_and_turns_spent_ones_into_debt(
     assert sorted(undo["members_created"]) == ["u-1", "u-2", "u-3"]
 
 
+def test_an_undo_dry_run_reports_what_the_undo_then_does_for_a_member_with_several_rows(
+    importer, tmp_path, snapshot
+):
+    """Each of u-1's rows is planned against the member as the rows before it would leave
+    them: the second row's reversal adds to the debt the first one made."""
+    path = write(
+        tmp_path,
+        "m.csv",
+        "memberId,points,earnedAt\nu-1,600,2026-10-01\nu-1,600,2026-11-01\nu-2,300,2026-11-01\n",
+    )
+    assert importer(path, "--batch", "two")[0] == 0
+    assert redeem("u-1", "discount-10", key="k-1").status == 201  # 1,000 points
+    assert member("u-1").body["balance"] == 200
+    before = snapshot()
+
+    code, planned = importer(path, "--batch", "two", "--undo", "--dry-run")
+    assert code == 0
+    assert snapshot() == before
+    code, undone = importer(path, "--batch", "two", "--undo")
+    assert code == 0
+
+    # u-1: the 200 open points removed, the 1,000 spent become debt; u-2: 300 removed.
+    assert (undone["points_removed"], undone["debt"]) == (500, 1000)
+    assert member("u-1").body["balance"] == -1000
+    assert (planned["undone"], planned["points_removed"], planned["debt"]) == (3, 500, 1000)
+
+
 def test_an_import_killed_halfway_and_resumed_lands_every_row_once(
     table_name, dynamodb_endpoint, tmp_path
 ):

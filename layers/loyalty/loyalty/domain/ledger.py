@@ -259,6 +259,22 @@ class MemberChange:
     expiry_due_before: datetime | None = None
 
 
+def member_after(member: MemberState, change: MemberChange) -> MemberState:
+    """The member's counters as `change` leaves them (what its update of the profile adds):
+    a dry run plans a member's next step against this, as the real run would read it."""
+    return replace(
+        member,
+        tier=change.tier,
+        balance=member.balance + change.balance,
+        lot_total=member.lot_total + change.lot_total,
+        tier_points=member.tier_points + change.tier_points,
+        debited=member.debited + change.debited,
+        order_count=member.order_count + change.order_count,
+        pending_points=member.pending_points + change.pending_points,
+        settled_earned=member.settled_earned + change.settled_earned,
+    )
+
+
 def member_expiry_due(
     current: datetime | None, lots: Iterable[PointsLot], member_id: str
 ) -> datetime | None:

@@ -23,7 +23,7 @@ from loyalty.domain.imports import (
     plan_import_row,
     plan_import_undo,
 )
-from loyalty.domain.ledger import MemberState
+from loyalty.domain.ledger import MemberState, member_after
 from loyalty.domain.members import normalize_email
 from loyalty.domain.ports import ImportStore
 from loyalty.domain.rules import ProgramRules
@@ -244,6 +244,10 @@ class ImportService(RulesService[ImportStore]):
         """Every landed row of the batch not yet undone, `workers` at a time (a member's rows
         by one worker, in row order)."""
         report = UndoReport(batch_id, dry_run)
+        # A dry run writes nothing, so a member's next row is planned against the member as
+        # the rows before it would leave them (their debt adds up as the real run's would).
+        # A member's rows are all in one lane, so no two threads touch one member's state.
+        planned: dict[str, MemberState] | None = {} if dry_run else None
         rows = sorted(self._store.landed_rows(batch_id).values(), key=_number)
         size = CHUNK_ROWS * self._workers
         with ThreadPoolExecutor(self._workers, thread_name_prefix="undo") as pool:
@@ -259,7 +263,7 @@ class ImportService(RulesService[ImportStore]):
                     else:
                         lanes.setdefault(hash(landed.member_id) % self._workers, []).append(landed)
                 for plans in pool.map(
-                    lambda lane: [self._undo_row(dry_run, landed) for landed in lane],
+                    lambda lane: [self._undo_row(landed, planned) for landed in lane],
                     lanes.values(),
                 ):
                     for plan in plans:
@@ -275,17 +279,25 @@ class ImportService(RulesService[ImportStore]):
                     progress(len(chunk))
         return report
 
-    def _undo_row(self, dry_run: bool, landed: LandedRow) -> UndoPlan | None:
+    def _undo_row(
+        self, landed: LandedRow, planned: dict[str, MemberState] | None
+    ) -> UndoPlan | None:
+        """Undoes the row, or with `planned` (a dry run) only plans it, against and into
+        the members planned so far."""
         for _ in attempts():
             now = self._clock()
-            member = self._store.get_member(landed.member_id)
+            member = (planned or {}).get(landed.member_id) or self._store.get_member(
+                landed.member_id
+            )
             lot = (
                 self._store.get_lot(landed.member_id, landed.lot_id, landed.lot_expires_at)
                 if landed.lot_id and landed.lot_expires_at
                 else None
             )
             plan = plan_import_undo(self._rules(), member, landed, lot, now)
-            if dry_run:
+            if planned is not None:
+                if member is not None and plan.change is not None:
+                    planned[landed.member_id] = member_after(member, plan.change)
                 return plan
             try:
                 self._store.commit_import_undo(plan, now)
