@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 
 from bench.goals import UnitCost, goal, print_cost
-from bench.instrumentation import DynamoDBMeter
+from bench.instrumentation import DynamoDBMeter, item_size
 from bench.local import TABLE, fresh_table, use_endpoint
 from devtools.dynamodb_local import DynamoDBLocal
 
@@ -205,8 +205,8 @@ def _bare_transactions(
 
 
 def _item_sizes(client: Any) -> tuple[int, int]:
-    """The sizes (JSON, as the meter prices them) of a member's profile and of an order's
-    ledger entry, as the award wrote them."""
+    """The sizes (by DynamoDB's rules, as the meter prices them) of a member's profile and of
+    an order's ledger entry, as the award wrote them."""
     items = client.query(
         TableName=TABLE,
         KeyConditionExpression="PK = :pk",
@@ -214,10 +214,7 @@ def _item_sizes(client: Any) -> tuple[int, int]:
     )["Items"]
     profile = next(item for item in items if item["SK"]["S"] == "PROFILE")
     entry = next(item for item in items if item["SK"]["S"].startswith("ENTRY#"))
-    return (
-        len(json.dumps(profile, separators=(",", ":"))),
-        len(json.dumps(entry, separators=(",", ":"))),
-    )
+    return item_size(profile), item_size(entry)
 
 
 def _totals(meter: DynamoDBMeter, messages: int) -> tuple[float, float, float]:

@@ -10,7 +10,6 @@ its items are only updated by the jobs). That is what DynamoDB bills for the sam
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from typing import Any
@@ -20,9 +19,34 @@ _GSI_KEYS = ("GSI1PK", "GSI2PK")
 _GSI_SORT_KEYS = ("GSI1SK", "GSI2SK")
 
 
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size in bytes by DynamoDB's rules: each attribute's name in UTF-8 plus its
+    value (a string's UTF-8 bytes, a number's significant digits halved and rounded up plus
+    one, 1 for a boolean or null, 3 plus the elements for a map or a list, a list's elements
+    one byte more each)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, content), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(content.encode() if isinstance(content, str) else content)
+    if kind == "N":
+        digits = content.lstrip("-").replace(".", "").strip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + item_size(content)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in content)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: element}) for element in content)
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
 def _item_kb(item: dict[str, Any]) -> int:
-    # Attribute names plus values, as DynamoDB sizes them (close enough for whole KBs).
-    return max(1, math.ceil(len(json.dumps(item, separators=(",", ":"))) / 1024))
+    return max(1, math.ceil(item_size(item) / 1024))
 
 
 class DynamoDBMeter:
