@@ -5,7 +5,7 @@ Query. A badge is granted through the ledger's one-time earning (`commit_earning
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import item_key, to_ddb
@@ -13,7 +13,9 @@ from loyalty.dal.operations import OperationsStore
 from loyalty.dal.table import put_action
 from loyalty.domain.badges import Badge, BadgeStanding, progress_expires_at
 from loyalty.domain.calendar import format_instant, parse_instant
-from loyalty.domain.operations import AuditRecord
+
+if TYPE_CHECKING:
+    from loyalty.domain.operations import AuditRecord
 
 
 class BadgeStore(OperationsStore):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import (
@@ -23,7 +23,9 @@ from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.errors import DuplicateEvent, EmailTaken
 from loyalty.domain.imports import ImportRowPlan, LandedRow, RowKey, UndoPlan
-from loyalty.domain.ledger import MemberState, PointsLot
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import MemberState, PointsLot
 
 # BatchGetItem reads at most 100 keys per request.
 BATCH_GET_LIMIT = 100

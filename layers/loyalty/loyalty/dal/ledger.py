@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -41,7 +41,6 @@ from loyalty.dal.items import (
 )
 from loyalty.dal.table import TableAccess, put_action, query_between
 from loyalty.domain.calendar import format_instant
-from loyalty.domain.coupons import CouponUse
 from loyalty.domain.errors import (
     AlreadyRewarded,
     ConcurrentUpdate,
@@ -50,7 +49,6 @@ from loyalty.domain.errors import (
     NeedsRead,
     OutOfStock,
 )
-from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     AwardWithoutRead,
     EarnPlan,
@@ -67,10 +65,14 @@ from loyalty.domain.ledger import (
     SpendPlan,
     member_expiry_due,
 )
-from loyalty.domain.members import EnrollmentPlan
-from loyalty.domain.referrals import ReferralPlan
-from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
-from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
+
+if TYPE_CHECKING:
+    from loyalty.domain.coupons import CouponUse
+    from loyalty.domain.expiry import ExpiryPlan
+    from loyalty.domain.members import EnrollmentPlan
+    from loyalty.domain.referrals import ReferralPlan
+    from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+    from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 
 class LedgerStore(TableAccess):

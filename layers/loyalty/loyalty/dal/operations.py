@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import (
@@ -25,10 +25,12 @@ from loyalty.dal.ledger import member_actions, release_action, spend_update
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.errors import DuplicateEvent, InsufficientPoints, VersionConflict
-from loyalty.domain.ledger import LedgerEntry, OrderRecord
-from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
-from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import LedgerEntry, OrderRecord
+    from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
+    from loyalty.domain.rewards import Reward
 
 
 class OperationsStore(TableAccess):
