@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.settings import load_rules, settings
 
-# Every function uses the table, so the data access is loaded by all; beyond it, each
-# factory imports the service it builds, so a function loads only the services it uses. Its
-# handler imports those at module level: their cost falls in the init phase (and, with
-# SnapStart, in the snapshot), not in a request.
+# Every function uses the ledger's stores, so they are loaded by all; beyond them, each
+# factory imports the service (and any other store) it builds, so a function loads only what
+# it uses. Its handler imports the service at module level: its cost (and its domain
+# models') falls in the init phase (and, with SnapStart, in the snapshot), not in a request.
 if TYPE_CHECKING:
+    from loyalty.dal.badges import DynamoBadgeRepository
     from loyalty.dal.events_bus import EventBus
     from loyalty.dal.kpis import DynamoKpiStore
     from loyalty.dal.leaderboard import DynamoLeaderboardStore
@@ -202,6 +203,13 @@ def leaderboard_service() -> LeaderboardService:
     return LeaderboardService(_leaderboard_store())
 
 
+def _badge_repository() -> DynamoBadgeRepository:
+    from loyalty.dal.badges import DynamoBadgeRepository
+
+    repository = _repository(settings().table_name)
+    return DynamoBadgeRepository(repository.table_name, repository.client)  # the same client
+
+
 # Badge definitions, cached per container as the rules are: table -> (badges, monotonic seconds)
 _badges_cache: dict[str, tuple[list[Badge], float]] = {}
 
@@ -212,7 +220,7 @@ def badge_definitions() -> list[Badge]:
     cached = _badges_cache.get(table_name)
     if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
         return cached[0]
-    badges = _repository(table_name).list_badges()
+    badges = _badge_repository().list_badges()
     _badges_cache[table_name] = (badges, time.monotonic())
     return badges
 
@@ -225,7 +233,7 @@ def forget_badges() -> None:
 def badge_service() -> BadgeService:
     from loyalty.services.badges import BadgeService
 
-    return BadgeService(_repository(settings().table_name), program_rules, badge_definitions)
+    return BadgeService(_badge_repository(), program_rules, badge_definitions)
 
 
 def work_queue() -> WorkSender:

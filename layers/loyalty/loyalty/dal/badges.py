@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from loyalty.dal import keys
 from loyalty.dal.items import item_key, to_ddb
 from loyalty.dal.operations import OperationsStore
+from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.table import put_action
 from loyalty.domain.badges import Badge, BadgeStanding, progress_expires_at
 from loyalty.domain.calendar import format_instant, parse_instant
@@ -99,3 +100,7 @@ class BadgeStore(OperationsStore):
             ReturnValues="UPDATED_NEW",
         )
         return len(response.get("Attributes", {}).get("counted", {}).get("SS", []))
+
+
+class DynamoBadgeRepository(DynamoLedgerRepository, BadgeStore):
+    """The ledger's stores and the badges' on one client: what the badge service uses."""

@@ -19,6 +19,7 @@ from loyalty.dal.items import (
     to_ddb,
 )
 from loyalty.dal.ledger import lot_reduction, member_actions, schedule_action
+from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.errors import DuplicateEvent, EmailTaken
@@ -192,3 +193,7 @@ def _landed_from_item(item: Item) -> LandedRow:
         created_member=bool(item.get("createdMember")),
         undone="undoneAt" in item,
     )
+
+
+class DynamoImportRepository(DynamoLedgerRepository, ImportStore):
+    """The ledger's stores and the import's on one client: what the import service uses."""
