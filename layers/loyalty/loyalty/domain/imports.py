@@ -39,7 +39,7 @@ from loyalty.domain.members import (
     normalize_email,
     plan_enrollment,
 )
-from loyalty.domain.orders import MEMBER_ID_PATTERN
+from loyalty.domain.validation import MEMBER_ID_PATTERN
 
 if TYPE_CHECKING:
     from loyalty.domain.rules import ProgramRules
