@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from loyalty.dal.events_bus import EventBus
     from loyalty.dal.kpis import DynamoKpiStore
     from loyalty.dal.leaderboard import DynamoLeaderboardStore
+    from loyalty.dal.rewards import DynamoRewardRepository
     from loyalty.domain.badges import Badge
     from loyalty.domain.rules import ProgramRules
     from loyalty.services.badges import BadgeService
@@ -81,6 +82,13 @@ def _with_rules[S](service: Callable[[DynamoLedgerRepository, Callable[[], Progr
     return service(_repository(settings().table_name), program_rules)
 
 
+def _reward_repository() -> DynamoRewardRepository:
+    from loyalty.dal.rewards import DynamoRewardRepository
+
+    repository = _repository(settings().table_name)
+    return DynamoRewardRepository(repository.table_name, repository.client)  # the same client
+
+
 def program_service() -> ProgramService:
     from loyalty.services.operations import ProgramService
 
@@ -92,7 +100,7 @@ def program_service() -> ProgramService:
 def operator_service() -> OperatorService:
     from loyalty.services.operations import OperatorService
 
-    return _with_rules(OperatorService)
+    return OperatorService(_reward_repository(), program_rules)
 
 
 def marketing_consents() -> DynamoLedgerRepository:
@@ -120,7 +128,7 @@ def member_service() -> MemberService:
 def reward_service() -> RewardService:
     from loyalty.services.rewards import RewardService
 
-    return _with_rules(RewardService)
+    return RewardService(_reward_repository(), program_rules)
 
 
 def coupon_service() -> CouponService:

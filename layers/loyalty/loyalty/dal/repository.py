@@ -1,11 +1,12 @@
 """The stores the services receive, on one client: the ledger's, the operations' and the
-coupons' here (what every function may read and write); the badges' and the imports' add
-theirs (`badges.DynamoBadgeRepository`, `imports.DynamoImportRepository`), so a function that
-keeps neither does not load their domain models. Each concern has its own module: `items`
-(the item codec and mappers), `table` (requests and their errors), `ledger` (the ledger's
-reads and transactions), `operations` (audit, adjustments, catalog, program rules, privacy),
-`coupons` (a coupon's state), `badges` (definitions, a member's progress), `imports` (a bulk
-import's rows); `kpis` and `leaderboard` keep their projections' items.
+coupons' here (what every function may read and write); the catalog's, the badges' and the
+imports' add theirs (`rewards.DynamoRewardRepository`, `badges.DynamoBadgeRepository`,
+`imports.DynamoImportRepository`), so a function that keeps none of them does not load their
+domain models. Each concern has its own module: `items` (the item codec and mappers),
+`table` (requests and their errors), `ledger` (the ledger's reads and transactions),
+`operations` (audit, adjustments, program rules, privacy), `coupons` (a coupon's state),
+`rewards` (the catalog, redemptions), `badges` (definitions, a member's progress), `imports`
+(a bulk import's rows); `kpis` and `leaderboard` keep their projections' items.
 Keys are `keys`' alone."""
 
 from __future__ import annotations
