@@ -106,19 +106,19 @@ def first_run_killed(path: Path, endpoint: str, client: Any, halfway: int) -> tu
     process.send_signal(signal.SIGKILL)
     process.wait()
     elapsed = time.perf_counter() - started
-    from loyalty.dal.repository import DynamoLedgerRepository
+    from loyalty.dal.imports import DynamoImportRepository
 
-    return len(DynamoLedgerRepository(TABLE, client).landed_rows(BATCH)), elapsed
+    return len(DynamoImportRepository(TABLE, client).landed_rows(BATCH)), elapsed
 
 
 def resume_in_process(path: Path, client: Any) -> tuple[Any, float, DynamoDBMeter]:
-    from loyalty.dal.repository import DynamoLedgerRepository
+    from loyalty.dal.imports import DynamoImportRepository
     from loyalty.domain.imports import read_rows
     from loyalty.domain.rules import ProgramRules
     from loyalty.services.imports import ImportService
 
     now = datetime(2026, 12, 10, 12, tzinfo=UTC)
-    repository = DynamoLedgerRepository(TABLE, client)
+    repository = DynamoImportRepository(TABLE, client)
     meter = DynamoDBMeter()
     meter.attach(client)
     rules = ProgramRules()
@@ -133,9 +133,9 @@ def verify(client: Any, rows: int, expected: dict[str, tuple[int, int]]) -> None
     """Every row's marker once (one Query of the batch), and each member's balance and tier
     basis exactly what their rows add up to (BatchGetItem of every profile): a row landed
     twice would count its points or its tier basis twice, a row lost would miss them."""
-    from loyalty.dal.repository import DynamoLedgerRepository
+    from loyalty.dal.imports import DynamoImportRepository
 
-    repository = DynamoLedgerRepository(TABLE, client)
+    repository = DynamoImportRepository(TABLE, client)
     markers = len(repository.landed_rows(BATCH))
     members = repository.get_members(expected)
     wrong = {

@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     if str(LAYER_DIR) not in sys.path:
         sys.path.insert(0, str(LAYER_DIR))
     from devtools.local.progress import Progress
-    from loyalty.dal.repository import DynamoLedgerRepository
+    from loyalty.dal.imports import DynamoImportRepository
     from loyalty.domain.imports import FileError, read_rows
     from loyalty.services.imports import ImportService
     from loyalty.services.operations import ProgramService
@@ -152,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     if not BATCH_ID.match(args.batch):
         raise ImportRefused("--batch is 1-64 letters, digits, '-', '_' or '.' (from a letter)")
     table, client, clock = _target(args)
-    repository = DynamoLedgerRepository(table, client)
+    repository = DynamoImportRepository(table, client)
     document = os.environ.get("PROGRAM_RULES", "")
     rules = ProgramService(repository, lambda: load_rules(document)).current()
     service = ImportService(repository, lambda: rules, clock, workers=args.workers)

@@ -45,10 +45,10 @@ from loyalty.api.models import (
 )
 from loyalty.domain.badges import Badge, BadgeDefinition
 from loyalty.domain.errors import InvalidMessage
-from loyalty.domain.orders import describe_validation_error
 from loyalty.domain.program_preview import MAX_PREVIEW_DAYS, PreviewFigures
 from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
+from loyalty.domain.validation import describe_validation_error
 from loyalty.observability import observed
 from loyalty.runtime import (
     badge_service,

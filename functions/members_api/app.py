@@ -50,9 +50,9 @@ from loyalty.api.models import (
 )
 from loyalty.domain.leaderboard import LeaderboardChange
 from loyalty.domain.members import ProfileData, normalize_email
-from loyalty.domain.orders import MEMBER_ID_PATTERN
 from loyalty.domain.quotes import CartLine
 from loyalty.domain.rules import TierName
+from loyalty.domain.validation import MEMBER_ID_PATTERN
 from loyalty.observability import observed
 from loyalty.runtime import badge_service, leaderboard_service, member_service, reward_service
 

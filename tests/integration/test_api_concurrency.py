@@ -7,7 +7,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 from functions.purchase_award import app as purchase_award
-from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.dal.rewards import DynamoRewardRepository
 from tests.support.events import FakeLambdaContext, completed, sqs_event
 from tests.support.table import list_entries
 from tests.support.workers import lambda_environment, redeem_in_process
@@ -23,7 +23,7 @@ def test_twenty_concurrent_redemptions_with_balance_for_three_spend_exactly_thre
     # 1350 purchase points + 150 first-purchase bonus = 1500 = three free-shipping rewards.
     order = completed("o-1", "c-1", ("13.50", 1), at="2026-11-10T10:00:00Z")
     assert purchase_award.handler(sqs_event(order), FakeLambdaContext())["batchItemFailures"] == []
-    ledger = DynamoLedgerRepository(table_name)
+    ledger = DynamoRewardRepository(table_name)
     assert ledger.get_member("c-1").balance == 1500
 
     environment = lambda_environment()
@@ -55,7 +55,7 @@ def test_three_concurrent_redemptions_answer_the_balance_each_one_left(table_nam
     here and in the spawned processes (the order of 2026-11-10 never expires on arrival)."""
     order = completed("o-1", "c-3", ("13.50", 1), at="2026-11-10T10:00:00Z")
     assert purchase_award.handler(sqs_event(order), FakeLambdaContext())["batchItemFailures"] == []
-    ledger = DynamoLedgerRepository(table_name)
+    ledger = DynamoRewardRepository(table_name)
     assert ledger.get_member("c-3").balance == 1500
 
     environment = lambda_environment()

@@ -17,7 +17,7 @@ from functions.events_publisher import app as publisher
 from functions.referral_completion import app as referral_completion
 from loyalty import runtime
 from loyalty.dal import keys
-from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.dal.badges import DynamoBadgeRepository
 from tests.support.api import (
     BADGES,
     enroll,
@@ -37,7 +37,7 @@ from tests.support.table import list_entries
 
 @pytest.fixture
 def ledger(table_name):
-    return DynamoLedgerRepository(table_name)
+    return DynamoBadgeRepository(table_name)
 
 
 @pytest.fixture

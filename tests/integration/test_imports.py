@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from devtools.local import cli
-from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.dal.imports import DynamoImportRepository
 from tests.support.api import Clock, all_activity, enroll, member, redeem
 from tests.support.table import list_entries, list_lots
 
@@ -227,7 +227,7 @@ def test_an_undo_takes_back_open_points_and_turns_spent_ones_into_debt(
         [],
     )
     assert (member("u-2").body["balance"], member("u-3").body["balance"]) == (0, 0)
-    repository = DynamoLedgerRepository(table_name)
+    repository = DynamoImportRepository(table_name)
     lots = list_lots(repository, "u-1")
     assert [(lot.points, lot.original_points) for lot in lots] == [(0, 1200)]
     reversal = [e for e in list_entries(repository, "u-1") if e.reason == "import-undone"]
@@ -298,7 +298,7 @@ def test_an_import_killed_halfway_and_resumed_lands_every_row_once(
     environment = os.environ | {
         "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'layers/loyalty'}"
     }
-    repository = DynamoLedgerRepository(table_name)
+    repository = DynamoImportRepository(table_name)
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, cwd=REPO_ROOT)
     deadline = time.monotonic() + 120
     while len(repository.landed_rows("kill")) < 100:

@@ -45,6 +45,7 @@ from functions.purchase_award import app as purchase_award
 from functions.referral_completion import app as referral_completion
 from loyalty import runtime
 from loyalty.dal import keys
+from loyalty.dal.imports import DynamoImportRepository
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.domain.calendar import add_months
 from loyalty.domain.coupons import COUPON_WARNING_DAYS
@@ -526,7 +527,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.delivered: list[dict[str, Any]] = []
         self.code = ""
         self.coupons: list[Coupon] = []
-        self.imports = ImportService(self.repository, lambda: self.rules, self.clock)
+        self.imports = ImportService(
+            DynamoImportRepository(self.table, self.repository.client),
+            lambda: self.rules,
+            self.clock,
+        )
         self.imported: dict[str, ImportedRow | None] = {}  # by batch id (one row each)
         STATS["runs"] += 1
 

@@ -18,10 +18,10 @@ from loyalty.dal.items import (
     from_ddb,
     lot_from_item,
     order_from_item,
-    reward_item,
     to_ddb,
 )
 from loyalty.dal.ledger import spend_update
+from loyalty.dal.rewards import reward_item
 from loyalty.dal.table import put_action, transact
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.errors import DuplicateEvent, InsufficientPoints

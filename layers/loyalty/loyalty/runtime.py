@@ -10,6 +10,7 @@ warm one within a minute, for one GetItem a minute per container."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -18,14 +19,16 @@ from typing import TYPE_CHECKING
 from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.settings import load_rules, settings
 
-# Every function uses the table, so the data access is loaded by all; beyond it, each
-# factory imports the service it builds, so a function loads only the services it uses. Its
-# handler imports those at module level: their cost falls in the init phase (and, with
-# SnapStart, in the snapshot), not in a request.
+# Every function uses the ledger's stores, so they are loaded by all; beyond them, each
+# factory imports the service (and any other store) it builds, so a function loads only what
+# it uses. Its handler imports the service at module level: its cost (and its domain
+# models') falls in the init phase (and, with SnapStart, in the snapshot), not in a request.
 if TYPE_CHECKING:
+    from loyalty.dal.badges import DynamoBadgeRepository
     from loyalty.dal.events_bus import EventBus
     from loyalty.dal.kpis import DynamoKpiStore
     from loyalty.dal.leaderboard import DynamoLeaderboardStore
+    from loyalty.dal.rewards import DynamoRewardRepository
     from loyalty.domain.badges import Badge
     from loyalty.domain.rules import ProgramRules
     from loyalty.services.badges import BadgeService
@@ -80,6 +83,13 @@ def _with_rules[S](service: Callable[[DynamoLedgerRepository, Callable[[], Progr
     return service(_repository(settings().table_name), program_rules)
 
 
+def _reward_repository() -> DynamoRewardRepository:
+    from loyalty.dal.rewards import DynamoRewardRepository
+
+    repository = _repository(settings().table_name)
+    return DynamoRewardRepository(repository.table_name, repository.client)  # the same client
+
+
 def program_service() -> ProgramService:
     from loyalty.services.operations import ProgramService
 
@@ -91,7 +101,7 @@ def program_service() -> ProgramService:
 def operator_service() -> OperatorService:
     from loyalty.services.operations import OperatorService
 
-    return _with_rules(OperatorService)
+    return OperatorService(_reward_repository(), program_rules)
 
 
 def marketing_consents() -> DynamoLedgerRepository:
@@ -119,7 +129,7 @@ def member_service() -> MemberService:
 def reward_service() -> RewardService:
     from loyalty.services.rewards import RewardService
 
-    return _with_rules(RewardService)
+    return RewardService(_reward_repository(), program_rules)
 
 
 def coupon_service() -> CouponService:
@@ -202,6 +212,13 @@ def leaderboard_service() -> LeaderboardService:
     return LeaderboardService(_leaderboard_store())
 
 
+def _badge_repository() -> DynamoBadgeRepository:
+    from loyalty.dal.badges import DynamoBadgeRepository
+
+    repository = _repository(settings().table_name)
+    return DynamoBadgeRepository(repository.table_name, repository.client)  # the same client
+
+
 # Badge definitions, cached per container as the rules are: table -> (badges, monotonic seconds)
 _badges_cache: dict[str, tuple[list[Badge], float]] = {}
 
@@ -212,7 +229,7 @@ def badge_definitions() -> list[Badge]:
     cached = _badges_cache.get(table_name)
     if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
         return cached[0]
-    badges = _repository(table_name).list_badges()
+    badges = _badge_repository().list_badges()
     _badges_cache[table_name] = (badges, time.monotonic())
     return badges
 
@@ -225,7 +242,7 @@ def forget_badges() -> None:
 def badge_service() -> BadgeService:
     from loyalty.services.badges import BadgeService
 
-    return BadgeService(_repository(settings().table_name), program_rules, badge_definitions)
+    return BadgeService(_badge_repository(), program_rules, badge_definitions)
 
 
 def work_queue() -> WorkSender:
@@ -276,13 +293,15 @@ def after_restore() -> None:
     it holds that is not theirs to share. The client (its credentials are the snapshot's)
     and the cached rules are built again on first use. Every random value the service makes
     comes from the OS (`secrets`, `uuid4`), so no two environments repeat one."""
-    from loyalty.dal.leaderboard import forget_boards
-
     _repository.cache_clear()
     _event_bus.cache_clear()
     forget_rules()
     forget_badges()
-    forget_boards()
+    # Boards are cached only where the leaderboard's store was loaded: not loading it here
+    # keeps the other functions' restore as light as their import.
+    boards = sys.modules.get("loyalty.dal.leaderboard")
+    if boards is not None:
+        boards.forget_boards()
 
 
 try:

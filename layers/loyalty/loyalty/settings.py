@@ -8,8 +8,8 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loyalty.domain.errors import LoyaltyError
-from loyalty.domain.orders import describe_validation_error
 from loyalty.domain.rules import ProgramRules
+from loyalty.domain.validation import describe_validation_error
 
 
 class ConfigurationError(LoyaltyError):

@@ -5,15 +5,18 @@ Query. A badge is granted through the ledger's one-time earning (`commit_earning
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import item_key, to_ddb
 from loyalty.dal.operations import OperationsStore
+from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.table import put_action
 from loyalty.domain.badges import Badge, BadgeStanding, progress_expires_at
 from loyalty.domain.calendar import format_instant, parse_instant
-from loyalty.domain.operations import AuditRecord
+
+if TYPE_CHECKING:
+    from loyalty.domain.operations import AuditRecord
 
 
 class BadgeStore(OperationsStore):
@@ -97,3 +100,7 @@ class BadgeStore(OperationsStore):
             ReturnValues="UPDATED_NEW",
         )
         return len(response.get("Attributes", {}).get("counted", {}).get("SS", []))
+
+
+class DynamoBadgeRepository(DynamoLedgerRepository, BadgeStore):
+    """The ledger's stores and the badges' on one client: what the badge service uses."""

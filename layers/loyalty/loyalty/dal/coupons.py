@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import coupon_from_item, entry_item, item_key, member_from_item, to_ddb
@@ -23,7 +23,9 @@ from loyalty.domain.coupons import (
     coupon_next_action_at,
 )
 from loyalty.domain.errors import ConcurrentUpdate, CouponUnavailable, DuplicateEvent
-from loyalty.domain.ledger import MemberState
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import MemberState
 
 
 def coupon_due_keys(member_id: str, code: str, expires_at: datetime | None) -> dict[str, str]:

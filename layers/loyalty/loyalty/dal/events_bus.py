@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
@@ -21,7 +21,9 @@ from botocore.config import Config
 
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.kpis import EntryFact
-from loyalty.domain.outbound import OutboundEvent
+
+if TYPE_CHECKING:
+    from loyalty.domain.outbound import OutboundEvent
 
 SOURCE = "loyalty"
 MAX_ENTRIES_PER_CALL = 10  # PutEvents' limit

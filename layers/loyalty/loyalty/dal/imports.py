@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import (
@@ -19,11 +19,14 @@ from loyalty.dal.items import (
     to_ddb,
 )
 from loyalty.dal.ledger import lot_reduction, member_actions, schedule_action
+from loyalty.dal.repository import DynamoLedgerRepository
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant, parse_instant
 from loyalty.domain.errors import DuplicateEvent, EmailTaken
 from loyalty.domain.imports import ImportRowPlan, LandedRow, RowKey, UndoPlan
-from loyalty.domain.ledger import MemberState, PointsLot
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import MemberState, PointsLot
 
 # BatchGetItem reads at most 100 keys per request.
 BATCH_GET_LIMIT = 100
@@ -190,3 +193,7 @@ def _landed_from_item(item: Item) -> LandedRow:
         created_member=bool(item.get("createdMember")),
         undone="undoneAt" in item,
     )
+
+
+class DynamoImportRepository(DynamoLedgerRepository, ImportStore):
+    """The ledger's stores and the import's on one client: what the import service uses."""

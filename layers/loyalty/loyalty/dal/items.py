@@ -22,7 +22,6 @@ from loyalty.domain.ledger import (
     OrderRecord,
     PointsLot,
 )
-from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
 from loyalty.domain.schedules import Schedule
 
 Item = dict[str, Any]
@@ -296,14 +295,6 @@ def settled_lot_item(lot: PointsLot, expired_points: int, recorded_at: str) -> I
     return item
 
 
-def reward_from_item(item: Item) -> Reward:
-    fields = {name: value for name, value in item.items() if name in _REWARD_FIELDS}
-    return Reward.model_validate(fields)
-
-
-_REWARD_FIELDS = {field.alias or name for name, field in Reward.model_fields.items()}
-
-
 def lot_from_item(item: Item) -> PointsLot:
     return PointsLot(
         lot_id=item["lotId"],
@@ -322,47 +313,8 @@ def lot_from_item(item: Item) -> PointsLot:
     )
 
 
-def reward_item(reward: Reward, now: datetime) -> Item:
-    return {
-        "PK": keys.CATALOG_PK,
-        "SK": keys.reward_sk(reward.reward_id),
-        "itemType": "reward",
-        **reward.model_dump(by_alias=True),
-        "updatedAt": format_instant(now),
-    }
-
-
-def redemption_from_item(item: Item) -> Redemption:
-    return Redemption(
-        redemption_id=item["redemptionId"],
-        member_id=item["memberId"],
-        reward_id=item["rewardId"],
-        points_spent=int(item["pointsSpent"]),
-        balance=int(item["balance"]),
-        coupon_code=item["couponCode"],
-        request_fingerprint=item["requestFingerprint"],
-        coupon_expires_at=_instant_or_none(item.get("couponExpiresAt")),
-    )
-
-
-def _instant_or_none(value: Any) -> datetime | None:
+def instant_or_none(value: Any) -> datetime | None:
     return parse_instant(str(value)) if value else None
-
-
-def issued_coupon_attributes(plan: RedemptionPlan, recorded_at: str) -> Item:
-    """A new coupon's state, on the coupon item and on its redemption alike."""
-    reward = plan.reward
-    return {
-        "couponCode": plan.coupon_code,
-        "couponStatus": "issued",
-        "issuedAt": recorded_at,
-        "couponExpiresAt": format_instant(plan.coupon_expires_at)
-        if plan.coupon_expires_at
-        else None,
-        "rewardName": reward.name,
-        "rewardKind": reward.kind,
-        "discountPercent": reward.discount_percent,
-    }
 
 
 def coupon_from_item(item: Item) -> Coupon:
@@ -378,12 +330,12 @@ def coupon_from_item(item: Item) -> Coupon:
         points=int(item["pointsSpent"]),
         status=item.get("couponStatus", "issued"),
         issued_at=parse_instant(str(item.get("issuedAt") or item["recordedAt"])),
-        expires_at=_instant_or_none(item.get("couponExpiresAt")),
-        used_at=_instant_or_none(item.get("couponUsedAt")),
+        expires_at=instant_or_none(item.get("couponExpiresAt")),
+        used_at=instant_or_none(item.get("couponUsedAt")),
         used_by_order=item.get("couponUsedBy"),
-        voided_at=_instant_or_none(item.get("couponVoidedAt")),
+        voided_at=instant_or_none(item.get("couponVoidedAt")),
         returned_points=int(item["couponReturned"]) if "couponReturned" in item else None,
         expired_points=int(item["couponExpired"]) if "couponExpired" in item else None,
-        warned_at=_instant_or_none(item.get("couponWarnedAt")),
-        expired_at=_instant_or_none(item.get("couponExpiredAt")),
+        warned_at=instant_or_none(item.get("couponWarnedAt")),
+        expired_at=instant_or_none(item.get("couponExpiredAt")),
     )

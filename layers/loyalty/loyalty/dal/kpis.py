@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from loyalty.dal import keys
 from loyalty.dal.items import Item, from_ddb, item_key, lot_from_item, member_from_item, to_ddb
@@ -32,7 +32,9 @@ from loyalty.domain.kpis import (
     MemberSnapshot,
     add_into,
 )
-from loyalty.domain.ledger import MemberState, PointsLot
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import MemberState, PointsLot
 
 MARKER_TTL = timedelta(days=7)
 # A day item lives past the longest report window (90 days), then expires.

@@ -11,19 +11,18 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from loyalty.dal import keys
-from loyalty.dal.coupons import coupon_due_keys, coupon_use_actions
+from loyalty.dal.coupons import coupon_use_actions
 from loyalty.dal.items import (
     Item,
     entry_from_item,
     entry_item,
     expiry_due_fields,
     from_ddb,
-    issued_coupon_attributes,
     item_key,
     lot_from_item,
     lot_item,
@@ -32,25 +31,20 @@ from loyalty.dal.items import (
     new_profile_item,
     order_from_item,
     order_item,
-    redemption_from_item,
     referral_code_item,
-    reward_from_item,
     schedule_from_item,
     settled_lot_item,
     to_ddb,
 )
 from loyalty.dal.table import TableAccess, put_action, query_between
 from loyalty.domain.calendar import format_instant
-from loyalty.domain.coupons import CouponUse
 from loyalty.domain.errors import (
     AlreadyRewarded,
     ConcurrentUpdate,
     DuplicateEvent,
     EmailTaken,
     NeedsRead,
-    OutOfStock,
 )
-from loyalty.domain.expiry import ExpiryPlan
 from loyalty.domain.ledger import (
     AwardWithoutRead,
     EarnPlan,
@@ -67,10 +61,13 @@ from loyalty.domain.ledger import (
     SpendPlan,
     member_expiry_due,
 )
-from loyalty.domain.members import EnrollmentPlan
-from loyalty.domain.referrals import ReferralPlan
-from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
-from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
+
+if TYPE_CHECKING:
+    from loyalty.domain.coupons import CouponUse
+    from loyalty.domain.expiry import ExpiryPlan
+    from loyalty.domain.members import EnrollmentPlan
+    from loyalty.domain.referrals import ReferralPlan
+    from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 
 class LedgerStore(TableAccess):
@@ -799,109 +796,6 @@ class LedgerStore(TableAccess):
         # Already there: recorded by an earlier delivery of the same stream record.
         with contextlib.suppress(DuplicateEvent):
             self._transact([put_action(self.table_name, refusal, must_be_new=True)])
-
-    # ---- redemptions ----------------------------------------------------------------------
-
-    def get_member_and_reward(
-        self, member_id: str, reward_id: str
-    ) -> tuple[MemberState | None, Reward | None]:
-        """Both in one BatchGetItem: a redemption reads once."""
-        wanted = [
-            item_key(keys.member_pk(member_id), keys.PROFILE_SK),
-            item_key(keys.CATALOG_PK, keys.reward_sk(reward_id)),
-        ]
-        found = self._batch_get(wanted)
-        member = next((item for item in found if item["SK"] == keys.PROFILE_SK), None)
-        reward = next((item for item in found if item["PK"] == keys.CATALOG_PK), None)
-        return (
-            member_from_item(member) if member else None,
-            reward_from_item(reward) if reward else None,
-        )
-
-    def commit_redemption(self, plan: RedemptionPlan, now: datetime) -> None:
-        """One transaction: the redemption (its marker, keyed by the redemption id), the
-        profile (only if its balance is the one read and its tier still covers the
-        reward), the entry, the coupon
-        (unique), and the stock when the reward has one."""
-        recorded_at = format_instant(now)
-        spend = plan.spend
-        marker = {
-            "PK": keys.member_pk(spend.member_id),
-            "SK": keys.spend_sk(plan.redemption_id),
-            "itemType": "redemption",
-            "redemptionId": plan.redemption_id,
-            "memberId": spend.member_id,
-            "rewardId": plan.reward.reward_id,
-            "pointsSpent": spend.points,
-            "balance": plan.balance_after,
-            "requestFingerprint": plan.request_fingerprint,
-            "entryId": spend.entry.entry_id,
-            "recordedAt": recorded_at,
-        } | issued_coupon_attributes(plan, recorded_at)
-        profile_update = {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": item_key(keys.member_pk(spend.member_id), keys.PROFILE_SK),
-                "UpdateExpression": "SET updatedAt = :now ADD balance :minus, debited :points",
-                # The balance exactly as read (and covering the cost: the plan checked it),
-                # so the balance the redemption leaves, answered and recorded, is exact.
-                "ConditionExpression": (
-                    "attribute_exists(PK) AND balance = :read AND tierPoints >= :tierPoints"
-                ),
-                "ExpressionAttributeValues": to_ddb(
-                    {
-                        ":now": recorded_at,
-                        ":minus": -spend.points,
-                        ":points": spend.points,
-                        ":read": plan.balance_after + spend.points,
-                        ":tierPoints": plan.min_tier_points,
-                    }
-                ),
-            }
-        }
-        # The coupon, and its copy on the member's redemption (so that a member's coupons
-        # are one Query): every change of state writes both (dal/coupons.py).
-        coupon = {
-            "PK": keys.coupon_pk(plan.coupon_code),
-            "SK": keys.COUPON_SK,
-            "itemType": "coupon",
-            "memberId": spend.member_id,
-            "redemptionId": plan.redemption_id,
-            "rewardId": plan.reward.reward_id,
-            "pointsSpent": spend.points,
-        } | issued_coupon_attributes(plan, recorded_at)
-        # Listed for the coupons job (its warning, then its expiry): the coupon item only.
-        coupon |= coupon_due_keys(spend.member_id, plan.coupon_code, plan.coupon_expires_at)
-        actions = [
-            put_action(self.table_name, marker, must_be_new=True),
-            profile_update,
-            put_action(self.table_name, entry_item(spend.entry, recorded_at)),
-            put_action(self.table_name, coupon, must_be_new=True),
-        ]
-        failures: dict[int, Exception] = {
-            0: DuplicateEvent("the redemption has already been recorded"),
-            # The balance or tier changed since it was read: read again; the new plan
-            # refuses (InsufficientPoints, TierTooLow) if they no longer cover the reward.
-            1: ConcurrentUpdate("the balance changed since it was read"),
-        }
-        if plan.reward.stock is not None:
-            failures[len(actions)] = OutOfStock(f"'{plan.reward.reward_id}' is out of stock")
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": item_key(keys.CATALOG_PK, keys.reward_sk(plan.reward.reward_id)),
-                        "UpdateExpression": "ADD stock :minus",
-                        "ConditionExpression": "stock > :zero",
-                        "ExpressionAttributeValues": to_ddb({":minus": -1, ":zero": 0}),
-                    }
-                }
-            )
-        self._transact(actions, failures)
-
-    def get_redemption(self, member_id: str, redemption_id: str) -> Redemption | None:
-        item = self._get(keys.member_pk(member_id), keys.spend_sk(redemption_id))
-        return redemption_from_item(item) if item else None
 
 
 def spend_update(table_name: str, plan: SpendPlan, recorded_at: str) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Operations on the single table: the operators' audit trail, point adjustments, the
-rewards catalog, the program rules, and privacy (consent, lookup by email, export,
-erasure). Each change is one `TransactWriteItems` with its audit record."""
+program rules, and privacy (consent, lookup by email, export, erasure); the rewards catalog
+is `rewards`'. Each change is one `TransactWriteItems` with its audit record."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal import keys
 from loyalty.dal.items import (
@@ -17,30 +17,21 @@ from loyalty.dal.items import (
     item_key,
     lot_item,
     order_from_item,
-    reward_from_item,
-    reward_item,
     to_ddb,
 )
 from loyalty.dal.ledger import member_actions, release_action, spend_update
 from loyalty.dal.table import TableAccess, put_action
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.errors import DuplicateEvent, InsufficientPoints, VersionConflict
-from loyalty.domain.ledger import LedgerEntry, OrderRecord
-from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
-from loyalty.domain.rewards import Reward
 from loyalty.domain.rules import ProgramRules
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import LedgerEntry, OrderRecord
+    from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
 
 
 class OperationsStore(TableAccess):
     """What operators and privacy requests read and change."""
-
-    # ---- catalog ---------------------------------------------------------------------------
-
-    def list_rewards(self) -> list[Reward]:
-        return [
-            reward_from_item(item)
-            for item in self._query_prefix(keys.CATALOG_PK, keys.REWARD_PREFIX)
-        ]
 
     # ---- orders by day (the program preview) -----------------------------------------------
 
@@ -92,7 +83,7 @@ class OperationsStore(TableAccess):
             for order in orders
         ]
 
-    # ---- operators: audit trail, adjustments, catalog, program rules -------------------
+    # ---- operators: audit trail, adjustments, program rules ----------------------------
 
     def _audit_put(self, audit: AuditRecord) -> dict[str, Any]:
         item = {
@@ -169,21 +160,6 @@ class OperationsStore(TableAccess):
 
     def get_adjustment(self, member_id: str, adjustment_id: str) -> Item | None:
         return self._get(keys.member_pk(member_id), keys.adjustment_sk(adjustment_id))
-
-    def get_reward(self, reward_id: str) -> Reward | None:
-        item = self._get(keys.CATALOG_PK, keys.reward_sk(reward_id))
-        return reward_from_item(item) if item else None
-
-    def save_reward(
-        self, reward: Reward, *, stored_before: bool, audit: AuditRecord, now: datetime
-    ) -> None:
-        """Create or replace a catalog item with its audit record; conditional on what was
-        read (another operator's concurrent create or retire is not overwritten blindly)."""
-        put = put_action(self.table_name, reward_item(reward, now))
-        put["Put"]["ConditionExpression"] = (
-            "attribute_exists(PK)" if stored_before else "attribute_not_exists(PK)"
-        )
-        self._transact([put, self._audit_put(audit)], {})
 
     def get_program(self) -> ProgramRules | None:
         """The operator's current rules document, if one was ever saved."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loyalty.domain.errors import CouponNotFound, CouponUnavailable
 from loyalty.domain.ledger import LedgerEntry, MemberState, PointsLot, make_entry_id
-from loyalty.domain.rewards import RewardKind
+
+if TYPE_CHECKING:
+    from loyalty.domain.rewards import RewardKind
 
 StoredStatus = Literal["issued", "used", "voided", "expired"]
 # What a caller is told: an issued coupon past its expiry is expired, whether or not the

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -39,8 +39,10 @@ from loyalty.domain.members import (
     normalize_email,
     plan_enrollment,
 )
-from loyalty.domain.orders import MEMBER_ID_PATTERN
-from loyalty.domain.rules import ProgramRules
+from loyalty.domain.validation import MEMBER_ID_PATTERN
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules
 
 ImportFormat = Literal["native", "smile", "loyaltylion"]
 FORMATS: tuple[ImportFormat, ...] = ("native", "smile", "loyaltylion")

@@ -19,10 +19,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loyalty.domain.errors import InvalidMessage
-from loyalty.domain.kpis import EntryFact
+
+if TYPE_CHECKING:
+    from loyalty.domain.kpis import EntryFact
 
 Period = Literal["month", "all"]
 PERIODS: tuple[Period, ...] = ("month", "all")

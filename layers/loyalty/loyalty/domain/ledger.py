@@ -21,13 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loyalty.domain.calendar import add_months
 from loyalty.domain.errors import InvalidMessage
-from loyalty.domain.orders import OrderCompleted, OrderRefunded
 from loyalty.domain.rules import TIER_ORDER, ProgramRules, TierName
 from loyalty.domain.schedules import Schedule, ScheduleChange, tenure_schedule
+
+if TYPE_CHECKING:
+    from loyalty.domain.orders import OrderCompleted, OrderRefunded
 
 EntryType = Literal["earn", "redeem", "expire", "reverse", "adjust"]
 

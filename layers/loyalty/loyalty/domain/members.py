@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from loyalty.domain.errors import ReferralRefused
 from loyalty.domain.leaderboard import LeaderboardChoice
@@ -17,8 +18,10 @@ from loyalty.domain.ledger import (
     new_referral_code,
     unspent_by_expiry,
 )
-from loyalty.domain.rules import ProgramRules, TierName, TierRule
 from loyalty.domain.schedules import ScheduleChange, birthday_due, tenure_schedule
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules, TierName, TierRule
 
 
 @dataclass(frozen=True, slots=True)

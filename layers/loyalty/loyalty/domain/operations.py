@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loyalty.domain.errors import InvalidMessage, VersionConflict
 from loyalty.domain.ledger import (
@@ -21,7 +22,9 @@ from loyalty.domain.ledger import (
     plan_earning,
     plan_spend,
 )
-from loyalty.domain.rules import ProgramRules
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules
 
 # The most pending (return-window) lots an erasure rewrites in its one transaction; a
 # member with more is erased in a later attempt once the daily job has released some.

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -21,28 +17,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from loyalty.domain.calendar import utc
 from loyalty.domain.errors import InvalidMessage
-
-MEMBER_ID_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
-_MONEY = re.compile(r"^\d{1,10}\.\d{2}$")
-
-MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
-# Order, refund and SKU ids are the shop's own; printable, bounded, no control characters.
-ExternalId = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
-]
-
-
-def _money(value: object) -> Decimal:
-    # Money arrives as a decimal string with two decimals; never a JSON number (floats lose cents).
-    if not isinstance(value, str) or not _MONEY.match(value):
-        raise ValueError('must be a decimal string with two decimals, e.g. "12.34"')
-    return Decimal(value)
-
-
-Money = Annotated[Decimal, BeforeValidator(_money)]
-UtcDatetime = Annotated[datetime, AfterValidator(utc)]
+from loyalty.domain.validation import (
+    ExternalId,
+    MemberId,
+    Money,
+    UtcDatetime,
+    describe_validation_error,
+)
 
 
 class MessageModel(BaseModel):
@@ -100,7 +82,6 @@ class OrderRefunded(MessageModel):
         return value
 
 
-_MESSAGE_TYPES = {"order.completed", "order.refunded"}
 OrderMessage = Annotated[OrderCompleted | OrderRefunded, Field(discriminator="type")]
 _ORDER_MESSAGE: TypeAdapter[OrderCompleted | OrderRefunded] = TypeAdapter(OrderMessage)
 
@@ -120,14 +101,3 @@ def parse_order_message(body: str) -> OrderCompleted | OrderRefunded:
         return _ORDER_MESSAGE.validate_python(document)
     except ValidationError as error:
         raise InvalidMessage(describe_validation_error(error)) from None
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """Field paths and reasons only: the input values may hold personal data."""
-    problems = []
-    for item in error.errors(include_url=False, include_input=False, include_context=False):
-        location = [str(part) for part in item["loc"]]
-        if location and location[0] in _MESSAGE_TYPES:
-            location = location[1:]  # the discriminator's tag, not a field
-        problems.append(f"{'.'.join(location) or 'body'}: {item['msg']}")
-    return "; ".join(problems)

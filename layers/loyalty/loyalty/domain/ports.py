@@ -5,30 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from loyalty.domain.badges import Badge, BadgeStanding
-from loyalty.domain.coupons import Coupon, CouponExpiryPlan, CouponUse, CouponVoidPlan
-from loyalty.domain.expiry import ExpiryPlan
-from loyalty.domain.imports import ImportRowPlan, LandedRow, UndoPlan
-from loyalty.domain.ledger import (
-    AwardWithoutRead,
-    EarnPlan,
-    LedgerEntry,
-    LotRef,
-    MemberState,
-    OrderAwardPlan,
-    OrderRecord,
-    PointsLot,
-    PreviousFirstOrder,
-    RefundPlan,
-)
-from loyalty.domain.members import EnrollmentPlan
-from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
-from loyalty.domain.referrals import ReferralPlan
-from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
-from loyalty.domain.rules import ProgramRules
-from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
+if TYPE_CHECKING:
+    from loyalty.domain.badges import Badge, BadgeStanding
+    from loyalty.domain.coupons import Coupon, CouponExpiryPlan, CouponUse, CouponVoidPlan
+    from loyalty.domain.expiry import ExpiryPlan
+    from loyalty.domain.imports import ImportRowPlan, LandedRow, UndoPlan
+    from loyalty.domain.ledger import (
+        AwardWithoutRead,
+        EarnPlan,
+        LedgerEntry,
+        LotRef,
+        MemberState,
+        OrderAwardPlan,
+        OrderRecord,
+        PointsLot,
+        PreviousFirstOrder,
+        RefundPlan,
+    )
+    from loyalty.domain.members import EnrollmentPlan
+    from loyalty.domain.operations import AdjustmentPlan, AuditRecord, ErasurePlan
+    from loyalty.domain.referrals import ReferralPlan
+    from loyalty.domain.rewards import Redemption, RedemptionPlan, Reward
+    from loyalty.domain.rules import ProgramRules
+    from loyalty.domain.schedules import Schedule, ScheduleChange, ScheduledJob
 
 
 class OrderLedger(Protocol):

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from loyalty.domain.coupons import Coupon
 from loyalty.domain.ledger import MemberState, earning_tier, floor_points, purchase_rates
-from loyalty.domain.rules import ProgramRules, SeasonalWindow, TierName
+
+if TYPE_CHECKING:
+    from loyalty.domain.coupons import Coupon
+    from loyalty.domain.rules import ProgramRules, SeasonalWindow, TierName
 
 
 @dataclass(frozen=True, slots=True)

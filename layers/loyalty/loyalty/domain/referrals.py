@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loyalty.domain.ledger import (
     EarningBuilder,
@@ -13,7 +14,9 @@ from loyalty.domain.ledger import (
     MemberState,
     PointsLot,
 )
-from loyalty.domain.rules import ProgramRules
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from loyalty.domain.calendar import black_friday, cyber_monday
-from loyalty.domain.orders import Money
+from loyalty.domain.validation import Money
 
 TierName = Literal["Bronze", "Silver", "Gold"]
 TIER_ORDER: tuple[TierName, ...] = ("Bronze", "Silver", "Gold")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loyalty.domain.calendar import add_months
-from loyalty.domain.rules import ProgramRules
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules
 
 ScheduledJob = Literal["birthday", "tenure"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.dal.events_bus import stream_change
 from loyalty.domain.badges import (
@@ -28,9 +28,11 @@ from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate, MemberNotFo
 from loyalty.domain.ledger import DedupeKey, plan_earning
 from loyalty.domain.operations import AuditRecord
 from loyalty.domain.ports import BadgeStore
-from loyalty.domain.rules import ProgramRules
 from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules
 
 
 @dataclass(frozen=True, slots=True)

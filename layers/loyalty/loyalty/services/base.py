@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from loyalty.domain.rules import ProgramRules
 from loyalty.services import clock as wall_clock
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules
 
 
 class RulesService[StoreT]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.domain.coupons import (
     Coupon,
@@ -16,10 +16,12 @@ from loyalty.domain.coupons import (
     plan_coupon_void,
 )
 from loyalty.domain.errors import ConcurrentUpdate
-from loyalty.domain.ports import CouponJobStore
 from loyalty.domain.rules import ProgramRules
 from loyalty.services.jobs import MemberFailed, ShardRun, run_shard
 from loyalty.services.retry import MAX_ATTEMPTS, attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.ports import CouponJobStore
 
 
 class CouponExpiryService:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.domain.errors import ConcurrentUpdate
 from loyalty.domain.expiry import plan_expiry
-from loyalty.domain.ports import ExpiryStore
 from loyalty.services.jobs import MemberFailed, ShardRun, run_shard
 from loyalty.services.retry import MAX_ATTEMPTS, attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.ports import ExpiryStore
 
 
 class ExpiryService:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loyalty.domain.errors import ConcurrentUpdate, DuplicateEvent, EmailTaken
 from loyalty.domain.imports import (
@@ -23,12 +24,15 @@ from loyalty.domain.imports import (
     plan_import_row,
     plan_import_undo,
 )
-from loyalty.domain.ledger import MemberState, member_after
+from loyalty.domain.ledger import member_after
 from loyalty.domain.members import normalize_email
 from loyalty.domain.ports import ImportStore
-from loyalty.domain.rules import ProgramRules
 from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.ledger import MemberState
+    from loyalty.domain.rules import ProgramRules
 
 # Rows read and written per round and worker: one BatchGetItem of their members (100 keys),
 # then a transaction each.

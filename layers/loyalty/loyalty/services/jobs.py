@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loyalty.dal.keys import due_index_shards
 from loyalty.domain.errors import AlreadyRewarded, ConcurrentUpdate
 from loyalty.domain.ledger import DedupeKey, EarnPlan, plan_earning
-from loyalty.domain.ports import DueIndex, JobStore
-from loyalty.domain.rules import ProgramRules
 from loyalty.domain.schedules import ScheduleChange, ScheduledJob, birthday_due, tenure_schedule
 from loyalty.services.retry import attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.ports import DueIndex, JobStore
+    from loyalty.domain.rules import ProgramRules
 
 PAGE_SIZE = 100
 # This many members failing one after another is no longer one member's trouble but the

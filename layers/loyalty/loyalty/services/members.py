@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty.domain.errors import (
     ConcurrentUpdate,
@@ -24,9 +24,11 @@ from loyalty.domain.ledger import (
 from loyalty.domain.members import MemberView, ProfileData, member_view, plan_enrollment
 from loyalty.domain.ports import MemberStore
 from loyalty.domain.quotes import CartLine, Promotions, Quote, promotions_for, quote_order
-from loyalty.domain.rules import ProgramRules, TierName
 from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.rules import ProgramRules, TierName
 
 
 @dataclass(frozen=True, slots=True)

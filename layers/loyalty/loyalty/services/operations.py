@@ -7,16 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loyalty.domain.coupons import Coupon
 from loyalty.domain.errors import (
     ConcurrentUpdate,
     DuplicateEvent,
     IdempotencyKeyReused,
     MemberNotFound,
 )
-from loyalty.domain.ledger import LedgerEntry, MemberState
 from loyalty.domain.members import MemberView, member_view, normalize_email
 from loyalty.domain.operations import (
     AdjustmentResult,
@@ -28,10 +26,14 @@ from loyalty.domain.operations import (
 from loyalty.domain.ports import OperatorStore, PrivacyStore, ProgramStore
 from loyalty.domain.program_preview import ProgramPreview, preview_program
 from loyalty.domain.rewards import DEFAULT_REWARDS, Reward, full_catalog
-from loyalty.domain.rules import ProgramRules
 from loyalty.services import clock as wall_clock
 from loyalty.services.base import RulesService
 from loyalty.services.retry import attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.coupons import Coupon
+    from loyalty.domain.ledger import LedgerEntry, MemberState
+    from loyalty.domain.rules import ProgramRules
 
 
 class OperatorService(RulesService[OperatorStore]):

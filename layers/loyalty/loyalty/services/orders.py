@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from loyalty.domain.coupons import plan_order_coupons
 from loyalty.domain.errors import (
@@ -25,10 +25,12 @@ from loyalty.domain.ledger import (
     takes_over_first_order,
 )
 from loyalty.domain.orders import OrderCompleted, OrderRefunded
-from loyalty.domain.ports import OrderLedger
-from loyalty.domain.rules import ProgramRules
 from loyalty.services import clock as wall_clock
 from loyalty.services.retry import MAX_ATTEMPTS, attempts
+
+if TYPE_CHECKING:
+    from loyalty.domain.ports import OrderLedger
+    from loyalty.domain.rules import ProgramRules
 
 # `closed`: the member's data was erased at their request; their orders earn nothing more.
 OutcomeStatus = Literal["awarded", "reversed", "duplicate", "closed"]
