@@ -63,6 +63,7 @@ def _environment(*, tracing: bool) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
         "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
         "TABLE_NAME": "bench",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as the template's Globals set it
         # The warm-up writes the bytecode cache even where the caller's environment says not
         # to: without it every run compiles our modules from source, which the layer's .pyc
         # (scripts/sam.sh) spare a cold start.

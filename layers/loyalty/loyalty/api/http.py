@@ -25,9 +25,8 @@ from loyalty import observability
 from loyalty.api.auth import Caller, Forbidden, RouteNotFound, Unauthorized, authorize
 from loyalty.api.models import ErrorBody
 from loyalty.domain import errors
-from loyalty.domain.badges import BADGE_ID_PATTERN
 from loyalty.domain.rewards import REWARD_ID_PATTERN
-from loyalty.domain.validation import MEMBER_ID_PATTERN
+from loyalty.domain.validation import BADGE_ID_PATTERN, MEMBER_ID_PATTERN
 
 logger = Logger(child=True)
 

@@ -28,7 +28,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-from loyalty.domain.badges import BADGE_ID_PATTERN
 from loyalty.domain.calendar import format_instant
 from loyalty.domain.coupons import Coupon, CouponStatus
 from loyalty.domain.rewards import REWARD_ID_PATTERN, RewardId, RewardKind
@@ -42,7 +41,7 @@ from loyalty.domain.rules import (
     TierName,
     TierRule,
 )
-from loyalty.domain.validation import MEMBER_ID_PATTERN, ExternalId
+from loyalty.domain.validation import BADGE_ID_PATTERN, MEMBER_ID_PATTERN, ExternalId
 from loyalty.services import clock
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]

@@ -20,9 +20,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from loyalty.domain.calendar import format_instant, parse_instant
-from loyalty.domain.kpis import EntryFact
 
 if TYPE_CHECKING:
+    from loyalty.domain.kpis import EntryFact
     from loyalty.domain.outbound import OutboundEvent
 
 SOURCE = "loyalty"
@@ -81,6 +81,10 @@ def stream_attributes(image: Mapping[str, Any], *names: str) -> dict[str, Any]:
 def entry_fact(image: Mapping[str, Any]) -> EntryFact:
     """A ledger entry item (a stream image, or the item itself in DynamoDB JSON) as the KPIs
     see it: only the attributes they use, so nothing else of the item can fail it."""
+    # Imported here: only the KPI and leaderboard projectors read entries, and the other
+    # consumers of the stream (referrals, badges, the outbox) need not load their model.
+    from loyalty.domain.kpis import EntryFact
+
     fields = stream_attributes(image, "entryId", "memberId", "entryType", "points", "occurredAt")
     return EntryFact(
         entry_id=str(fields["entryId"]),

@@ -29,8 +29,8 @@ from pydantic.alias_generators import to_camel
 
 from loyalty.domain.calendar import add_months, parse_instant
 from loyalty.domain.rules import TIER_ORDER, JsonInt, TierName
+from loyalty.domain.validation import BADGE_ID_PATTERN
 
-BADGE_ID_PATTERN = r"^[a-z0-9][a-z0-9\-_.]{0,63}$"
 BadgeId = Annotated[str, StringConstraints(pattern=BADGE_ID_PATTERN)]
 # A counting condition counts at most this many events: the progress item holds their ids.
 MAX_COUNT = 100

@@ -14,6 +14,8 @@ from pydantic import AfterValidator, BeforeValidator, StringConstraints, Validat
 from loyalty.domain.calendar import utc
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
+# A badge's id, as the operator names it (the API checks paths against it too).
+BADGE_ID_PATTERN = r"^[a-z0-9][a-z0-9\-_.]{0,63}$"
 _MONEY = re.compile(r"^\d{1,10}\.\d{2}$")
 
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
