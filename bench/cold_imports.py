@@ -53,7 +53,8 @@ _PROBE = (
 )
 
 
-def _environment(*, tracing: bool) -> dict[str, str]:
+def lambda_environment(*, tracing: bool = False) -> dict[str, str]:
+    """A function's environment as the template gives it, around this process's own."""
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "layers" / "loyalty")]),
@@ -76,7 +77,7 @@ def _environment(*, tracing: bool) -> dict[str, str]:
 def _run(*arguments: str, tracing: bool = False) -> str:
     return subprocess.run(
         [sys.executable, "-c", *arguments],
-        env=_environment(tracing=tracing),
+        env=lambda_environment(tracing=tracing),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -5,12 +5,13 @@ start pays only for its own (bench/cold_imports.py measures it)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bench.cold_imports import lambda_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
@@ -59,16 +60,8 @@ _PROBE = (
 
 
 def loaded_by(handler: str) -> set[str]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "loyalty")]),
-        "AWS_LAMBDA_FUNCTION_NAME": "handler-imports-test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "loyalty",
-        "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "TABLE_NAME": "handler-imports-test",
-    }
+    """Our modules loaded by the handler's import, in a function's environment."""
+    environment = lambda_environment()
     output = subprocess.run(
         [sys.executable, "-c", _PROBE, f"functions.{handler}.app"],
         env=environment,
