@@ -442,7 +442,7 @@ def test_a_rules_update_from_a_stale_copy_is_refused(snapshot):
 
 def test_a_warm_container_applies_a_rules_change_within_a_minute(monkeypatch, table_name):
     seconds = [1000.0]
-    monkeypatch.setattr(runtime.time, "monotonic", lambda: seconds[0])
+    monkeypatch.setattr(runtime._rules_cache, "clock", lambda: seconds[0])
     runtime.forget_rules()
     play_orders(order("o-1", "m-1", "1.00"))  # this container reads the rules: version 1
     # Another container (another operator's call) saves version 2.

@@ -256,7 +256,7 @@ def test_a_container_answers_from_the_board_it_read_for_ten_seconds(
     from loyalty.dal import leaderboard as boards
 
     seconds = [1000.0]
-    monkeypatch.setattr(boards, "_monotonic", lambda: seconds[0])
+    monkeypatch.setattr(boards._boards_read, "clock", lambda: seconds[0])
     enroll_all("m-a")
     opt_in("m-a", "Ace")
     play_orders(order("o-a", "m-a", "10.00", at="2026-12-05T10:00:00Z"))

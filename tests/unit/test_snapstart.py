@@ -20,6 +20,7 @@ from loyalty import runtime
 from loyalty.domain.ledger import new_referral_code
 from loyalty.domain.operations import AuditRecord
 from loyalty.domain.rewards import new_coupon_code, redemption_id_for
+from loyalty.domain.rules import ProgramRules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICE_CODE = [REPO_ROOT / "layers" / "loyalty" / "loyalty", REPO_ROOT / "functions"]
@@ -95,11 +96,20 @@ def test_after_restore_drops_the_client_and_the_cached_rules_and_boards(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     runtime.before_snapshot()  # the client is built into the snapshot
     in_snapshot = runtime._repository("snapstart-test")
-    runtime._rules_cache[("snapstart-test", "")] = (object(), 0.0)  # type: ignore[assignment]
-    leaderboard._boards_read[("snapstart-test", "all")] = (None, 0.0)
+    rules_key, board_key = ("snapstart-test", ""), ("snapstart-test", "all")
+    boards_read: list[str] = []
+
+    def read_board() -> None:
+        boards_read.append("all")
+
+    runtime._rules_cache.get(rules_key, ProgramRules)
+    leaderboard._boards_read.get(board_key, read_board)
     runtime.after_restore()
-    assert runtime._rules_cache == {}
-    assert leaderboard._boards_read == {}
+    # Nothing the snapshot read is kept: the next use reads again.
+    restored = ProgramRules()
+    assert runtime._rules_cache.get(rules_key, lambda: restored) is restored
+    leaderboard._boards_read.get(board_key, read_board)
+    assert boards_read == ["all", "all"]
     assert runtime._repository("snapstart-test") is not in_snapshot
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from loyalty.dal.repository import DynamoLedgerRepository
+from loyalty.recent import RecentReads
 from loyalty.settings import load_rules, settings
 
 # Every function uses the ledger's stores, so they are loaded by all; beyond them, each
@@ -57,26 +57,23 @@ def _repository(table_name: str) -> DynamoLedgerRepository:
 
 
 RULES_MAX_AGE_SECONDS = 60.0
-# (table, PROGRAM_RULES) -> (rules, when read, monotonic seconds)
-_rules_cache: dict[tuple[str, str], tuple[ProgramRules, float]] = {}
+# (table, PROGRAM_RULES) -> the rules in force
+_rules_cache: RecentReads[tuple[str, str], ProgramRules] = RecentReads(RULES_MAX_AGE_SECONDS)
 
 
 def program_rules() -> ProgramRules:
     """The rules in force, at most a minute old."""
     current = settings()
-    key = (current.table_name, current.program_rules)
-    cached = _rules_cache.get(key)
-    if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
-        return cached[0]
     # As ProgramService.current, without importing the operators' services on every path.
-    rules = _repository(current.table_name).get_program() or load_rules(current.program_rules)
-    _rules_cache[key] = (rules, time.monotonic())
-    return rules
+    return _rules_cache.get(
+        (current.table_name, current.program_rules),
+        lambda: _repository(current.table_name).get_program() or load_rules(current.program_rules),
+    )
 
 
 def forget_rules() -> None:
     """Drop the cached rules: this container applies a change it has just saved at once."""
-    _rules_cache.clear()
+    _rules_cache.forget()
 
 
 def _with_rules[S](service: Callable[[DynamoLedgerRepository, Callable[[], ProgramRules]], S]) -> S:
@@ -219,24 +216,18 @@ def _badge_repository() -> DynamoBadgeRepository:
     return DynamoBadgeRepository(repository.table_name, repository.client)  # the same client
 
 
-# Badge definitions, cached per container as the rules are: table -> (badges, monotonic seconds)
-_badges_cache: dict[str, tuple[list[Badge], float]] = {}
+# Badge definitions, cached per container as the rules are: table -> badges
+_badges_cache: RecentReads[str, list[Badge]] = RecentReads(RULES_MAX_AGE_SECONDS)
 
 
 def badge_definitions() -> list[Badge]:
     """The badge definitions (one Query), at most a minute old."""
-    table_name = settings().table_name
-    cached = _badges_cache.get(table_name)
-    if cached is not None and time.monotonic() - cached[1] < RULES_MAX_AGE_SECONDS:
-        return cached[0]
-    badges = _badge_repository().list_badges()
-    _badges_cache[table_name] = (badges, time.monotonic())
-    return badges
+    return _badges_cache.get(settings().table_name, lambda: _badge_repository().list_badges())
 
 
 def forget_badges() -> None:
     """Drop the cached definitions: this container applies a change it has just saved."""
-    _badges_cache.clear()
+    _badges_cache.forget()
 
 
 def badge_service() -> BadgeService:

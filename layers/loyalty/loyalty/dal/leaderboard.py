@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,19 +40,19 @@ from loyalty.domain.leaderboard import (
     ScoreWrite,
     month_start,
 )
+from loyalty.recent import RecentReads
 
 MARKER_TTL = timedelta(days=7)
 MONTH_SCORE_TTL = timedelta(days=100)
 
 BOARD_CACHE_SECONDS = 10.0
-# (table, period) -> (the board as read, or None before the first refresh; monotonic seconds)
-_boards_read: dict[tuple[str, Period], tuple[Board | None, float]] = {}
-_monotonic = time.monotonic  # replaced by tests: no test waits on the clock
+# (table, period) -> the board as read (None before the first refresh)
+_boards_read: RecentReads[tuple[str, Period], Board | None] = RecentReads(BOARD_CACHE_SECONDS)
 
 
 def forget_boards() -> None:
     """Drop the boards this container has read (a restored snapshot's are not its own)."""
-    _boards_read.clear()
+    _boards_read.forget()
 
 
 class DynamoLeaderboardStore(TableAccess):
@@ -213,7 +212,7 @@ class DynamoLeaderboardStore(TableAccess):
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         # This container's next read shows what it has just written.
-        _boards_read.pop((self.table_name, board.period), None)
+        _boards_read.forget((self.table_name, board.period))
         return True
 
     # ---- the API -----------------------------------------------------------------------
@@ -222,13 +221,7 @@ class DynamoLeaderboardStore(TableAccess):
         """The board as last refreshed: one GetItem (eventually consistent: a refresh a
         minute is the freshness promised) at most every `BOARD_CACHE_SECONDS` per
         container."""
-        cache_key = (self.table_name, period)
-        cached = _boards_read.get(cache_key)
-        if cached is not None and _monotonic() - cached[1] < BOARD_CACHE_SECONDS:
-            return cached[0]
-        board = self._read_board(period)
-        _boards_read[cache_key] = (board, _monotonic())
-        return board
+        return _boards_read.get((self.table_name, period), lambda: self._read_board(period))
 
     def _read_board(self, period: Period) -> Board | None:
         item = self._get(keys.LEADERBOARD_PK, keys.leaderboard_board_sk(period), consistent=False)
