@@ -23,12 +23,15 @@ class Settings(BaseModel):
     program_rules: str = Field(alias="PROGRAM_RULES", default="")
 
 
+# The environment variables the settings read (their fields' aliases).
+_VARIABLES = tuple(field.alias or name for name, field in Settings.model_fields.items())
+
+
 def settings() -> Settings:
     # Read on every call (tests change the environment), validated once per distinct value:
     # every request asks, and validating a copy of the whole environment each time cost about
     # a tenth of an order's CPU time.
-    names = ("TABLE_NAME", "PROGRAM_RULES")
-    return _validated(tuple((name, os.environ[name]) for name in names if name in os.environ))
+    return _validated(tuple((name, os.environ[name]) for name in _VARIABLES if name in os.environ))
 
 
 @lru_cache(maxsize=8)
